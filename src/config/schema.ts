@@ -1,0 +1,89 @@
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65535);
+const positiveInt = z.number().int().positive();
+const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+/**
+ * The configuration schema. Section and key names are an interface that
+ * scripts and environment variables (`HERALD_<SECTION>_<KEY>`) rely on; keep
+ * herald.example.toml in step with every change here.
+ */
+export const configSchema = z
+  .object({
+    server: z
+      .object({
+        domains: z.array(z.string().min(1)).min(1).default(['localhost']),
+        data_dir: z.string().min(1).default('./data'),
+        listen: z.string().default(''),
+      })
+      .strict()
+      .prefault({}),
+    c2s: z
+      .object({
+        port: port.default(5222),
+        direct_tls_port: port.default(5223),
+        require_tls: z.boolean().default(true),
+        auth_timeout: positiveInt.default(60),
+      })
+      .strict()
+      .prefault({}),
+    http: z
+      .object({
+        port: port.default(5280),
+        websocket_secure: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    tls: z
+      .object({
+        cert: z.string().default(''),
+        key: z.string().default(''),
+        domains: z.record(z.string(), z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict()).default({}),
+      })
+      .strict()
+      .prefault({}),
+    auth: z
+      .object({
+        allow_plain_without_tls: z.boolean().default(false),
+        scram_iterations: z.number().int().min(4096).default(4096),
+      })
+      .strict()
+      .prefault({}),
+    registration: z
+      .object({
+        open: z.boolean().default(false),
+        min_password_length: z.number().int().min(1).default(8),
+        per_ip_per_minute: positiveInt.default(5),
+      })
+      .strict()
+      .prefault({}),
+    storage: z
+      .object({
+        driver: z.enum(['sqlite']).default('sqlite'),
+        path: z.string().default(''),
+      })
+      .strict()
+      .prefault({}),
+    limits: z
+      .object({
+        max_stanza_bytes: positiveInt.default(262144),
+        max_xml_depth: positiveInt.default(32),
+        connections_per_ip_per_minute: positiveInt.default(120),
+        auth_failures_per_ip_per_minute: positiveInt.default(10),
+        max_offline_messages: positiveInt.default(10000),
+        max_roster_items: positiveInt.default(2000),
+      })
+      .strict()
+      .prefault({}),
+    log: z
+      .object({
+        level: logLevel.default('info'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type RawConfig = z.input<typeof configSchema>;

@@ -1,0 +1,19 @@
+import type { HeraldModule } from '../core/context.js';
+import { discoModule } from './disco.js';
+import { messageModule } from './message.js';
+import { offlineModule } from './offline.js';
+import { pingVersionModule } from './ping-version.js';
+import { presenceModule } from './presence.js';
+import { registerModule } from './register.js';
+import { rosterModule } from './roster.js';
+
+/** Every module, in load order. */
+export const MODULES: HeraldModule[] = [
+  discoModule,
+  pingVersionModule,
+  rosterModule,
+  presenceModule,
+  messageModule,
+  offlineModule,
+  registerModule,
+];

@@ -1,0 +1,128 @@
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import type { Logger } from 'pino';
+import type { Config } from './config/schema.js';
+import { EventBus } from './core/bus.js';
+import { ClientSession } from './core/c2s-session.js';
+import type { ServerContext } from './core/context.js';
+import { DiscoRegistry } from './core/disco-registry.js';
+import type { EventMap } from './core/events.js';
+import { Router } from './core/router.js';
+import { SessionRegistry } from './core/sessions.js';
+import { StreamFeatures } from './core/stream-features.js';
+import { MODULES } from './modules/index.js';
+import { HttpRouter, sendJson } from './net/http.js';
+import { PerMinuteLimiter } from './net/rate-limit.js';
+import { TcpTransport } from './net/tcp.js';
+import { TlsContexts } from './net/tls-contexts.js';
+import { createXmppWebSocketServer, WebSocketTransport } from './net/websocket.js';
+import type { Transport } from './net/transport.js';
+import { SqliteStore } from './storage/sqlite/store.js';
+
+export function storagePath(config: Config): string {
+  return config.storage.path !== '' ? config.storage.path : join(config.server.data_dir, 'herald.sqlite');
+}
+
+/** The composition root: storage, modules, listeners; and an orderly stop. */
+export class Server {
+  readonly ctx: ServerContext;
+  readonly http: HttpRouter;
+  private readonly store: SqliteStore;
+  private readonly connections: PerMinuteLimiter;
+  private readonly listeners: net.Server[] = [];
+  private closeWebSockets: (() => void) | null = null;
+  private readonly startedAt = Date.now();
+
+  constructor(
+    readonly config: Config,
+    readonly log: Logger,
+  ) {
+    this.store = new SqliteStore(storagePath(config));
+    const bus = new EventBus<EventMap>();
+    const sessions = new SessionRegistry();
+    const hosts = new Set(config.server.domains);
+    this.ctx = {
+      config,
+      hosts,
+      store: this.store,
+      sessions,
+      bus,
+      log,
+      router: new Router(hosts, sessions, bus, log),
+      streamFeatures: new StreamFeatures(),
+      disco: new DiscoRegistry(),
+      authFailures: new PerMinuteLimiter(config.limits.auth_failures_per_ip_per_minute),
+      saslSaltKey: randomBytes(32),
+      preAuthIq: null,
+    };
+    this.connections = new PerMinuteLimiter(config.limits.connections_per_ip_per_minute);
+    this.http = new HttpRouter(log);
+    for (const m of MODULES) m.install(this.ctx);
+  }
+
+  async start(): Promise<void> {
+    const { config } = this;
+    const contexts = new TlsContexts(config, this.log);
+    const host = config.server.listen === '' ? undefined : config.server.listen;
+    if (config.c2s.port !== 0) {
+      const srv = net.createServer((socket) => this.accept(new TcpTransport(socket, contexts)));
+      await this.listen(srv, config.c2s.port, host, 'c2s (STARTTLS)');
+    }
+    if (config.c2s.direct_tls_port !== 0) {
+      const srv = tls.createServer(
+        { ...contexts.fallbackPair, SNICallback: contexts.sniCallback, ALPNProtocols: ['xmpp-client'] },
+        (socket) => this.accept(new TcpTransport(socket, contexts)),
+      );
+      srv.on('tlsClientError', (err) => this.log.debug({ err }, 'TLS handshake failed'));
+      await this.listen(srv, config.c2s.direct_tls_port, host, 'c2s (direct TLS)');
+    }
+    if (config.http.port !== 0) {
+      this.http.route('/health', (_req, res) =>
+        sendJson(res, 200, { status: 'ok', sessions: this.ctx.sessions.size, uptime_s: Math.round((Date.now() - this.startedAt) / 1000) }),
+      );
+      const ws = createXmppWebSocketServer(config.limits.max_stanza_bytes, (socket, req) => {
+        const ip = req.socket.remoteAddress ?? 'unknown';
+        this.accept(new WebSocketTransport(socket, ip, config.http.websocket_secure));
+      });
+      this.closeWebSockets = ws.close;
+      this.http.upgrade('/xmpp-websocket', ws.handleUpgrade);
+      await this.listen(this.http.server, config.http.port, host, 'http');
+    }
+    this.log.info({ domains: config.server.domains }, 'Herald started');
+  }
+
+  private accept(transport: Transport): void {
+    const session = new ClientSession(this.ctx, transport);
+    if (!this.connections.hit(transport.remoteAddress)) session.streamError('policy-violation', 'too many connections from your address');
+  }
+
+  private listen(srv: net.Server, port: number, host: string | undefined, what: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(port, host, () => {
+        srv.off('error', reject);
+        srv.on('error', (err) => this.log.error({ err }, `${what} listener error`));
+        this.listeners.push(srv);
+        this.log.info({ port, host: host ?? '*' }, `listening for ${what}`);
+        resolve();
+      });
+    });
+  }
+
+  /** Closes every stream with system-shutdown, then storage; nothing stored is left half-written. */
+  async stop(): Promise<void> {
+    this.log.info('shutting down');
+    for (const l of this.listeners) l.close();
+    for (const s of [...this.ctx.sessions.all()]) s.streamError('system-shutdown', 'the server is restarting');
+    this.closeWebSockets?.();
+    this.ctx.router.iq.clear();
+    this.ctx.authFailures.stop();
+    this.connections.stop();
+    // Give the kernel a moment to flush the closing stream elements.
+    await new Promise((r) => setTimeout(r, 100));
+    this.store.close();
+    this.log.info('stopped');
+  }
+}

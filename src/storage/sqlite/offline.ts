@@ -1,0 +1,34 @@
+import type { Database, Statement } from 'better-sqlite3';
+import type { OfflineMessage, OfflineRepository } from '../types.js';
+
+export class SqliteOffline implements OfflineRepository {
+  private readonly insertStmt: Statement<[string, string, string, number]>;
+  private readonly countStmt: Statement<[string, string], { n: number }>;
+  private readonly listStmt: Statement<[string, string], OfflineMessage>;
+  private readonly deleteStmt: Statement<[number, string, string]>;
+
+  constructor(private readonly db: Database) {
+    this.insertStmt = db.prepare('INSERT INTO offline (host, username, stanza, stamp) VALUES (?, ?, ?, ?)');
+    this.countStmt = db.prepare('SELECT count(*) AS n FROM offline WHERE host = ? AND username = ?');
+    this.listStmt = db.prepare('SELECT id, stanza, stamp FROM offline WHERE host = ? AND username = ? ORDER BY id');
+    this.deleteStmt = db.prepare('DELETE FROM offline WHERE id = ? AND host = ? AND username = ?');
+  }
+
+  store(host: string, username: string, stanza: string, stamp: number): number {
+    return Number(this.insertStmt.run(host, username, stanza, stamp).lastInsertRowid);
+  }
+
+  count(host: string, username: string): number {
+    return this.countStmt.get(host, username)?.n ?? 0;
+  }
+
+  list(host: string, username: string): OfflineMessage[] {
+    return this.listStmt.all(host, username);
+  }
+
+  delete(host: string, username: string, ids: number[]): void {
+    this.db.transaction(() => {
+      for (const id of ids) this.deleteStmt.run(id, host, username);
+    })();
+  }
+}

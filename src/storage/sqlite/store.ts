@@ -1,0 +1,41 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Store } from '../types.js';
+import { SqliteAccounts } from './accounts.js';
+import { migrate } from './migrations.js';
+import { SqliteOffline } from './offline.js';
+import { SqliteRoster } from './roster.js';
+
+export class SqliteStore implements Store {
+  readonly db: Database.Database;
+  readonly accounts: SqliteAccounts;
+  readonly roster: SqliteRoster;
+  readonly offline: SqliteOffline;
+
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    // WAL with synchronous=NORMAL: a committed row survives a process crash
+    // (SIGKILL), which is the failure the push pipeline must ride out; only
+    // an OS crash can lose the last transactions.
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = ON');
+    migrate(this.db);
+    this.accounts = new SqliteAccounts(this.db);
+    this.roster = new SqliteRoster(this.db);
+    this.offline = new SqliteOffline(this.db);
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  close(): void {
+    if (!this.db.open) return;
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    this.db.close();
+  }
+}

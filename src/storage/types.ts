@@ -1,0 +1,87 @@
+// Repository interfaces: what the rest of Herald knows about storage.
+//
+// They are synchronous on purpose: the embedded driver (better-sqlite3) is
+// synchronous, and keeping routing free of awaits is what lets a stanza be
+// stored, and the push trigger fired, in one uninterrupted step. A networked
+// driver would run behind these interfaces in a worker.
+
+export interface ScramKeys {
+  storedKey: Buffer;
+  serverKey: Buffer;
+}
+
+export interface Credentials {
+  salt: Buffer;
+  iterations: number;
+  sha1: ScramKeys;
+  sha256: ScramKeys;
+}
+
+export interface AccountRecord extends Credentials {
+  host: string;
+  username: string;
+  createdAt: number;
+}
+
+export interface AccountRepository {
+  get(host: string, username: string): AccountRecord | undefined;
+  exists(host: string, username: string): boolean;
+  /** False when the account already exists. */
+  create(host: string, username: string, creds: Credentials): boolean;
+  setCredentials(host: string, username: string, creds: Credentials): boolean;
+  /** Removes the account and everything stored for it. False when there was none. */
+  delete(host: string, username: string): boolean;
+  list(host: string): string[];
+}
+
+export type Subscription = 'none' | 'to' | 'from' | 'both';
+
+export interface RosterItem {
+  jid: string;
+  name: string | null;
+  subscription: Subscription;
+  /** An outbound subscription request is pending (ask='subscribe'). */
+  ask: boolean;
+  groups: string[];
+}
+
+export interface PendingSubscription {
+  contact: string;
+  /** The subscribe stanza as received, so a status message survives. */
+  stanza: string;
+}
+
+export interface RosterRepository {
+  list(host: string, username: string): RosterItem[];
+  get(host: string, username: string, contact: string): RosterItem | undefined;
+  put(host: string, username: string, item: RosterItem): void;
+  remove(host: string, username: string, contact: string): boolean;
+  count(host: string, username: string): number;
+  listPending(host: string, username: string): PendingSubscription[];
+  addPending(host: string, username: string, contact: string, stanza: string): void;
+  removePending(host: string, username: string, contact: string): boolean;
+  hasPending(host: string, username: string, contact: string): boolean;
+}
+
+export interface OfflineMessage {
+  id: number;
+  stanza: string;
+  /** Milliseconds since the epoch, when the server received it. */
+  stamp: number;
+}
+
+export interface OfflineRepository {
+  store(host: string, username: string, stanza: string, stamp: number): number;
+  count(host: string, username: string): number;
+  list(host: string, username: string): OfflineMessage[];
+  delete(host: string, username: string, ids: number[]): void;
+}
+
+export interface Store {
+  readonly accounts: AccountRepository;
+  readonly roster: RosterRepository;
+  readonly offline: OfflineRepository;
+  /** Runs fn atomically; nested calls join the outer transaction. */
+  transaction<T>(fn: () => T): T;
+  close(): void;
+}
