@@ -1,0 +1,135 @@
+import { client, xml, type Client } from '@xmpp/client';
+import type { Element } from '@xmpp/xml';
+import { WebSocket } from 'ws';
+import type { HeraldProcess } from './herald.js';
+import './test-cert.js';
+
+// @xmpp/websocket expects the browser global, which Node 20 lacks.
+(globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
+
+export { xml };
+export type { Element };
+
+export type Transport = 'starttls' | 'tls' | 'ws';
+
+export interface ConnectOptions {
+  transport?: Transport;
+  mechanism?: 'SCRAM-SHA-1' | 'PLAIN';
+  resource?: string;
+  /** Keep @xmpp/client's automatic reconnect (stream management resumption needs it). */
+  reconnect?: boolean;
+}
+
+/** The element names of a stanza stream, for readable assertion failures. */
+const brief = (el: Element): string => el.toString().slice(0, 300);
+
+/**
+ * An @xmpp/client connection with a record of every stanza it received,
+ * so tests can assert what the client actually saw.
+ */
+export class TestClient {
+  readonly received: Element[] = [];
+  private waiters: { pred: (el: Element) => boolean; resolve: (el: Element) => void }[] = [];
+  readonly errors: Error[] = [];
+
+  private constructor(readonly xmpp: Client) {
+    xmpp.on('stanza', (el: Element) => {
+      this.received.push(el);
+      this.waiters = this.waiters.filter((w) => {
+        if (!w.pred(el)) return true;
+        w.resolve(el);
+        return false;
+      });
+    });
+    xmpp.on('error', (e: Error) => this.errors.push(e));
+  }
+
+  static async connect(h: HeraldProcess, username: string, password: string, opts: ConnectOptions = {}): Promise<TestClient> {
+    const transport = opts.transport ?? 'starttls';
+    const service =
+      transport === 'ws' ? h.wsUrl : transport === 'tls' ? `xmpps://127.0.0.1:${h.tlsPort}` : `xmpp://127.0.0.1:${h.c2sPort}`;
+    const mechanism = opts.mechanism ?? 'SCRAM-SHA-1';
+    const xmpp = client({
+      service,
+      domain: h.domain,
+      resource: opts.resource ?? 'test',
+      // A credentials function lets the test pick the mechanism instead of the library.
+      credentials: (authenticate: (c: object, m: string) => Promise<void>) => authenticate({ username, password }, mechanism),
+    } as Parameters<typeof client>[0]);
+    if (!opts.reconnect) xmpp.reconnect.stop();
+    const c = new TestClient(xmpp);
+    await xmpp.start();
+    return c;
+  }
+
+  get jid(): string {
+    return this.xmpp.jid?.toString() ?? '';
+  }
+
+  send(el: Element): Promise<void> {
+    return this.xmpp.send(el);
+  }
+
+  iq(el: Element, timeoutMs = 5000): Promise<Element> {
+    return this.xmpp.iqCaller.request(el, timeoutMs);
+  }
+
+  /** Resolves with the first received stanza (past or future) matching pred. */
+  waitFor(pred: (el: Element) => boolean, timeoutMs = 5000, what = 'stanza'): Promise<Element> {
+    const seen = this.received.find(pred);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`timed out waiting for ${what}; received:\n${this.received.map(brief).join('\n')}`));
+      }, timeoutMs);
+      this.waiters.push({
+        pred,
+        resolve: (el) => {
+          clearTimeout(timer);
+          resolve(el);
+        },
+      });
+    });
+  }
+
+  /** Waits a moment and returns what arrived matching pred: for asserting that something did NOT arrive. */
+  async collect(pred: (el: Element) => boolean, ms = 300): Promise<Element[]> {
+    await new Promise((r) => setTimeout(r, ms));
+    return this.received.filter(pred);
+  }
+
+  messages(): Element[] {
+    return this.received.filter((s) => s.is('message'));
+  }
+
+  async stop(): Promise<void> {
+    try {
+      await this.xmpp.stop();
+    } catch {
+      /* already closed */
+    }
+  }
+
+  /** Cuts the connection without a closing stream tag, as a phone losing its network does. */
+  cut(): void {
+    (this.xmpp as unknown as { socket: { destroy?: () => void; socket?: { destroy(): void } } | null }).socket?.socket?.destroy?.();
+    const s = (this.xmpp as unknown as { socket: { destroy?: () => void } | null }).socket;
+    s?.destroy?.();
+  }
+}
+
+/** Waits until a client's connection is closed by the server, returning the stream error condition if one came. */
+export function streamErrorOf(c: TestClient, timeoutMs = 5000): Promise<string | null> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no stream error')), timeoutMs);
+    const check = (): void => {
+      const err = c.errors.find((e) => (e as { condition?: string }).condition);
+      if (err) {
+        clearTimeout(timer);
+        resolve((err as { condition?: string }).condition ?? null);
+      }
+    };
+    c.xmpp.on('error', check);
+    check();
+  });
+}
