@@ -75,7 +75,12 @@ export class Router {
     } else {
       const parsed = parseJid(toAttr);
       if (!parsed) {
-        this.bounce(stanza, 'modify', 'jid-malformed', 'the to address is not a valid JID');
+        if (mayBounce(stanza)) {
+          // The malformed address cannot be the reply's from; the sender's own account answers.
+          const reply = errorReply(stanza, 'modify', 'jid-malformed', 'the to address is not a valid JID');
+          delete reply.attrs.from;
+          this.routeReply(reply, stanza);
+        }
         return;
       }
       to = parsed;
