@@ -64,6 +64,7 @@ export class ClientSession {
   private parser: StreamParser;
   private headerSent = false;
   private sasl: SaslMechanism | null = null;
+  private saslName = '';
   private busy = false;
   private readonly queue: Element[] = [];
   private authTimer: NodeJS.Timeout | null;
@@ -141,6 +142,11 @@ export class ClientSession {
   private handle(el: Element): void {
     if (this.state === 'closed') return;
     if (this.state === 'bound' && el.ns === NS.client && STANZA_NAMES.has(el.name)) {
+      // RFC 3921 session establishment is a no-op kept for old clients; most send it right after binding.
+      if (el.name === 'iq' && el.attrs.type === 'set' && el.firstElement()?.is('session', NS.session)) {
+        this.send(iqResult(el));
+        return;
+      }
       this.ctx.router.fromClient(this, el);
       return;
     }
@@ -214,6 +220,7 @@ export class ClientSession {
         return this.saslFailure('temporary-auth-failure', 'too many failed attempts; try again later');
       }
       this.sasl = this.createMechanism(mech);
+      this.saslName = mech;
       const text = el.text().trim();
       // No initial response means an empty first step; '=' is an explicitly empty one.
       return this.saslStep(text === '' || text === '=' ? '' : text);
@@ -278,7 +285,7 @@ export class ClientSession {
     }
     this.authenticated = true;
     this.username = r.username;
-    this.log.info({ user: `${r.username}@${this.host}` }, 'authenticated');
+    this.log.info({ user: `${r.username}@${this.host}`, mechanism: this.saslName }, 'authenticated');
     this.writeRaw(`<success xmlns='${NS.sasl}'>${r.data ? r.data.toString('base64') : ''}</success>`);
     // Stream restart (RFC 6120 §6.4.6): the client opens a new stream next.
     if (this.transport.kind !== 'websocket') this.parser = this.newParser();

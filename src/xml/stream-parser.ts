@@ -55,6 +55,8 @@ export class StreamParser {
   /** Position where the current (or next) stanza began; bounds buffering inside saxes too. */
   private boundary = 0;
   private failed = false;
+  /** The text being fed, to classify saxes' errors. */
+  private chunk = '';
   private closed = false;
 
   constructor(
@@ -71,7 +73,11 @@ export class StreamParser {
     sax.on('doctype', () => this.abort('restricted-xml', 'DTDs are not allowed'));
     sax.on('comment', () => this.abort('restricted-xml', 'comments are not allowed'));
     sax.on('processinginstruction', () => this.abort('restricted-xml', 'processing instructions are not allowed'));
-    sax.on('error', (e) => this.abort('not-well-formed', e.message));
+    sax.on('error', (e) => {
+      // A markup declaration (<!DOCTYPE, <!ENTITY, ...) is restricted XML even where it is also malformed.
+      if (/doctype/i.test(e.message) || /<![A-Z]/.test(this.chunk)) this.abort('restricted-xml', 'DTDs and entity declarations are not allowed');
+      this.abort('not-well-formed', e.message);
+    });
     if (framing === 'websocket') {
       // The synthetic root gives every message depth 1, as stanzas have in a stream.
       sax.write(`<ws xmlns='${NS.client}'>`);
@@ -88,6 +94,7 @@ export class StreamParser {
     if (this.failed || this.closed) return !this.failed;
     const text = typeof data === 'string' ? data : this.decoder.write(data);
     if (text.length === 0) return true;
+    this.chunk = text;
     try {
       this.sax.write(text);
       if (this.sax.position - this.boundary > this.limits.maxStanzaChars) {
