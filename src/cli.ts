@@ -86,7 +86,13 @@ async function run(argv: string[]): Promise<number> {
       const { config } = load(file);
       const log = createLogger(config.log.level);
       const server = new Server(config, log);
-      await server.start();
+      try {
+        await server.start();
+      } catch (e) {
+        // Release what did start (listeners, storage) so the process can exit with the error.
+        await server.stop();
+        throw e;
+      }
       let stopping = false;
       const stop = (signal: string): void => {
         if (stopping) return;

@@ -1,16 +1,13 @@
-import { createInterface } from 'node:readline';
-
-/** Reads a line without echoing it when stdin is a terminal; plain line read otherwise (scripts, pipes). */
+/** Reads a line without echoing it when stdin is a terminal; the first line of stdin otherwise (scripts, pipes). */
 export function readPassword(prompt: string): Promise<string> {
   const stdin = process.stdin;
   if (!stdin.isTTY) {
-    const rl = createInterface({ input: stdin });
-    return new Promise((resolve) => {
-      rl.once('line', (line) => {
-        rl.close();
-        resolve(line);
-      });
-      rl.once('close', () => resolve(''));
+    return new Promise((resolve, reject) => {
+      let text = '';
+      stdin.setEncoding('utf8');
+      stdin.on('data', (d: string) => (text += d));
+      stdin.once('end', () => resolve(text.split(/\r?\n/)[0] ?? ''));
+      stdin.once('error', reject);
     });
   }
   process.stdout.write(prompt);

@@ -25,6 +25,7 @@ const DAY_MS = 24 * HOUR_MS;
 const OID = {
   commonName: '2.5.4.3',
   organizationName: '2.5.4.10',
+  organizationalUnitName: '2.5.4.11',
   subjectAltName: '2.5.29.17',
   keyUsage: '2.5.29.15',
   basicConstraints: '2.5.29.19',
@@ -207,9 +208,12 @@ export function generateSelfSignedCert(
   const notBefore = new Date(now - HOUR_MS);
   const notAfter = new Date(now + validDays * DAY_MS);
 
+  // A unique unit per certificate: TLS stacks find a self-signed issuer by its
+  // name, so two of ours with equal names in one trust list would shadow each other.
   const name = sequence(
     set(sequence(oid(OID.commonName), utf8String(domains[0]!))),
     set(sequence(oid(OID.organizationName), utf8String('Herald self-signed'))),
+    set(sequence(oid(OID.organizationalUnitName), utf8String(serial.toString('hex')))),
   );
 
   const altNames = new Set<string>();
