@@ -455,14 +455,52 @@ describe('StreamParser: restricted XML and errors', () => {
     assert.equal(h.events.length, 1);
   });
 
-  test('a DOCTYPE inside the stream is an error and emits nothing', () => {
-    const h = harness();
-    h.parser.write(HEADER);
-    assert.equal(h.parser.write("<!DOCTYPE x [<!ENTITY a 'b'>]><message>&a;</message>"), false);
-    assert.equal(h.errors().length, 1);
-    assert.ok(['restricted-xml', 'not-well-formed'].includes(h.errors()[0]?.condition as string));
-    assert.equal(h.stanzas().length, 0);
-  });
+  const feedings: [string, (t: string) => string[]][] = [
+    ['in one chunk', (t) => [HEADER + t]],
+    ['after the header', (t) => [HEADER, t]],
+    ['one character at a time', (t) => [HEADER, ...t]],
+  ];
+
+  for (const [how, chunks] of feedings) {
+    test(`a DOCTYPE inside the stream is restricted-xml and emits nothing (${how})`, () => {
+      const h = harness();
+      for (const c of chunks("<!DOCTYPE x [<!ENTITY a 'b'>]><message>&a;</message>")) h.parser.write(c);
+      assert.deepEqual(h.errors().map((e) => e.condition), ['restricted-xml']);
+      assert.equal(h.stanzas().length, 0);
+    });
+  }
+
+  for (const decl of ["<!ENTITY a 'b'>", '<!ELEMENT a ANY>']) {
+    test(`${decl} between stanzas in one chunk is restricted-xml`, () => {
+      const h = harness();
+      h.parser.write(HEADER);
+      assert.equal(h.parser.write(decl + '<presence/>'), false);
+      assert.deepEqual(h.errors().map((e) => e.condition), ['restricted-xml']);
+      assert.equal(h.stanzas().length, 0);
+    });
+
+    test(
+      `${decl} between stanzas fed one character at a time is restricted-xml too`,
+      { todo: 'bug: markup declarations are recognised by testing the current chunk for "<![A-Z]", so the condition depends on how the bytes were split' },
+      () => {
+        const h = harness();
+        h.parser.write(HEADER);
+        for (const ch of decl + '<presence/>') h.parser.write(ch);
+        assert.deepEqual(h.errors().map((e) => e.condition), ['restricted-xml']);
+      },
+    );
+  }
+
+  test(
+    'a malformed stanza is not-well-formed even when the same chunk has "<!DOCTYPE" inside CDATA',
+    { todo: 'bug: the "<![A-Z]" test on the whole chunk turns any saxes error into restricted-xml' },
+    () => {
+      const h = harness();
+      h.parser.write(HEADER);
+      h.parser.write('<message><![CDATA[<!DOCTYPE is just text here]]></message><a></b>');
+      assert.deepEqual(h.errors().map((e) => e.condition), ['not-well-formed']);
+    },
+  );
 
   const restricted: [string, string][] = [
     ['a comment between stanzas', '<!-- comment --><presence/>'],
