@@ -4,10 +4,10 @@ import { domainToASCII } from 'node:url';
  * A parsed, normalised JID (RFC 7622).
  *
  * Normalisation approximates the PRECIS profiles with what Node offers:
- * NFKC plus lower-casing for the localpart (UsernameCaseMapped), IDNA-to-ASCII
- * and lower-casing for the domain, NFC for the resource (OpaqueString). That
- * is enough for equality of the JIDs real clients send; exotic code points
- * that PRECIS forbids are refused where we can tell cheaply.
+ * UsernameCaseMapped for the localpart (see normalizeLocal), IDNA-to-ASCII
+ * validation and lower-casing for the domain, NFC for the resource
+ * (OpaqueString). Unicode property classes stand in for PRECIS's derived
+ * property tables, which is exact for the JIDs real clients send.
  */
 export class Jid {
   private bareCache: Jid | undefined;
@@ -56,10 +56,22 @@ const LOCAL_FORBIDDEN = /["&'/:<>@\s\u0000-\u001f\u007f]/u;
 const CONTROL = /[\u0000-\u001f\u007f]/u;
 const MAX_PART = 1023;
 
+/** PRECIS IdentifierClass, approximated: letters, digits and combining marks, or printable ASCII. */
+const IDENTIFIER_CHAR = /^(?:[\x21-\x7e]|\p{L}|\p{Nd}|\p{Mn}|\p{Mc})$/u;
+
+/**
+ * UsernameCaseMapped (RFC 8265 §3.3): width mapping, lower-casing, NFC, then
+ * only IdentifierClass characters; a character with a compatibility
+ * decomposition (Ⅳ, ﬁ) is refused rather than silently rewritten.
+ */
 export function normalizeLocal(local: string): string | null {
   if (local === '') return null;
-  const n = local.normalize('NFKC').toLowerCase();
+  const n = local
+    .replace(/[\uff01-\uffef]/gu, (c) => c.normalize('NFKC'))
+    .toLowerCase()
+    .normalize('NFC');
   if (LOCAL_FORBIDDEN.test(n) || Buffer.byteLength(n) > MAX_PART) return null;
+  for (const c of n) if (!IDENTIFIER_CHAR.test(c) || c.normalize('NFKC') !== c) return null;
   return n;
 }
 

@@ -43,18 +43,18 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     for (const issue of result.error.issues) {
-      problems.push({ option: issue.path.join('.') || '(root)', message: describeIssue(issue) });
+      const base = issue.path.join('.');
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) problems.push({ option: base === '' ? key : `${base}.${key}`, message: 'unknown option' });
+      } else {
+        problems.push({ option: base || '(root)', message: issue.message });
+      }
     }
   }
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
   problems.push(...semanticChecks(result.data));
   if (problems.length > 0) throw new ConfigError(problems);
   return { config: result.data, file };
-}
-
-function describeIssue(issue: { code: string; message: string; keys?: readonly string[] }): string {
-  if (issue.code === 'unrecognized_keys' && issue.keys) return `unknown option(s): ${issue.keys.join(', ')}`;
-  return issue.message;
 }
 
 /** Checks that need more than one option at a time. */
@@ -122,8 +122,8 @@ function typeName(def: unknown): string {
 function fromEnv(value: string, def: unknown): unknown {
   if (Array.isArray(def)) return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (typeof def === 'number') {
-    const n = Number(value);
-    return value.trim() === '' || !Number.isFinite(n) ? undefined : n;
+    // Plain decimal only: Number() would also take '0x10' or '1e3' for a port.
+    return /^-?\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : undefined;
   }
   if (typeof def === 'boolean') {
     const v = value.trim().toLowerCase();

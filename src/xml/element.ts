@@ -4,12 +4,18 @@ export type Attrs = Record<string, string>;
 export type XmlNode = Element | string;
 
 /**
+ * Marks an element built without a namespace: it takes its parent's when
+ * attached (or the stream's when written). Distinct from '', which is XML's
+ * "no namespace" (`xmlns=''`) and must survive a round trip.
+ */
+export const INHERIT = '\u0000inherit';
+
+/**
  * An XML element with an explicit namespace on every node.
  *
  * Keeping `ns` resolved on each element (rather than walking up to find the
  * nearest `xmlns`, as ltx does) lets handlers move subtrees between stanzas and
- * streams without changing their meaning. An empty `ns` means "inherit from
- * whatever parent I end up under"; the builder resolves it on attachment.
+ * streams without changing their meaning.
  */
 export class Element {
   name: string;
@@ -17,7 +23,7 @@ export class Element {
   attrs: Attrs;
   children: XmlNode[];
 
-  constructor(name: string, ns = '', attrs: Attrs = {}, children: XmlNode[] = []) {
+  constructor(name: string, ns: string = INHERIT, attrs: Attrs = {}, children: XmlNode[] = []) {
     this.name = name;
     this.ns = ns;
     this.attrs = attrs;
@@ -96,7 +102,7 @@ export class Element {
 
   /** Gives this subtree's unresolved namespaces a concrete one. */
   inherit(ns: string): void {
-    if (this.ns !== '' || ns === '') return;
+    if (this.ns !== INHERIT || ns === INHERIT) return;
     this.ns = ns;
     for (const c of this.children) if (typeof c !== 'string') c.inherit(ns);
   }
@@ -111,7 +117,7 @@ export class Element {
 
   write(scopeNs: string): string {
     let s = '<' + this.name;
-    const ns = this.ns === '' ? scopeNs : this.ns;
+    const ns = this.ns === INHERIT ? scopeNs : this.ns;
     if (ns !== scopeNs) s += " xmlns='" + escapeAttr(ns) + "'";
     const attrs = this.attrs;
     for (const k in attrs) {
@@ -134,7 +140,7 @@ type Child = XmlNode | null | undefined | false | Child[];
  * undefined are left out, which keeps optional attributes terse at call sites.
  */
 export function x(name: string, attrs: Record<string, string | undefined> | null = null, ...children: Child[]): Element {
-  const el = new Element(name, '');
+  const el = new Element(name);
   if (attrs) {
     for (const k in attrs) {
       const v = attrs[k];

@@ -34,6 +34,21 @@ export const NS = {
   jmi1: 'urn:xmpp:jingle-message:1',
   conference: 'jabber:x:conference',
   mucUser: 'http://jabber.org/protocol/muc#user',
+  carbons: 'urn:xmpp:carbons:2',
+  carbonsRules: 'urn:xmpp:carbons:rules:0',
+  forward: 'urn:xmpp:forward:0',
+  correction: 'urn:xmpp:message-correct:0',
+  sm: 'urn:xmpp:sm:3',
+  csi: 'urn:xmpp:csi:0',
+  mam: 'urn:xmpp:mam:2',
+  mamExtended: 'urn:xmpp:mam:2#extended',
+  rsm: 'http://jabber.org/protocol/rsm',
+  sid: 'urn:xmpp:sid:0',
+  pubsub: 'http://jabber.org/protocol/pubsub',
+  pubsubEvent: 'http://jabber.org/protocol/pubsub#event',
+  pubsubOwner: 'http://jabber.org/protocol/pubsub#owner',
+  pubsubErrors: 'http://jabber.org/protocol/pubsub#errors',
+  caps: 'http://jabber.org/protocol/caps',
 } as const;
 
 /** Namespaces a top-level stanza may carry on the wire; internally all become jabber:client. */

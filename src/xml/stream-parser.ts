@@ -34,6 +34,8 @@ class Abort extends Error {
   }
 }
 
+type ParsedEvent = { kind: 'open'; header: StreamHeader } | { kind: 'stanza'; el: Element } | { kind: 'close' };
+
 /**
  * Incremental parser for one XML stream (RFC 6120 §11), strict about
  * restricted XML and bounded in memory.
@@ -44,6 +46,11 @@ class Abort extends Error {
  * stream header and footer. Messages are fed into one parser under a
  * synthetic root so that stream restarts need no new parser.
  *
+ * Events are handed out only after the chunk that completed them parsed
+ * cleanly: saxes reports a close tag before it notices that the tag did not
+ * match, and a stanza closed that way must never be routed. It also means a
+ * handler may replace the parser (STARTTLS, SASL restart) without re-entering it.
+ *
  * A new instance is needed for every TCP stream restart (after STARTTLS and
  * SASL), because the new stream is a new XML document.
  */
@@ -51,16 +58,23 @@ export class StreamParser {
   private readonly sax: SaxesParser<{ xmlns: true; position: true }>;
   private readonly decoder = new StringDecoder('utf8');
   private readonly stack: Element[] = [];
+  private readonly pending: ParsedEvent[] = [];
   private depth = 0;
-  /** Position where the current (or next) stanza began; bounds buffering inside saxes too. */
+  /** Characters fed so far. saxes' own `position` is only right inside its callbacks. */
+  private fed = 0;
+  /** Where the current (or next) stanza began; bounds what saxes may buffer, too. */
   private boundary = 0;
+  private completed = 0;
+  /** Nothing but whitespace since the last stanza ended: the parser is between stanzas, not inside a tag. */
+  private idle = true;
   private failed = false;
-  /** The text being fed, to classify saxes' errors. */
-  private chunk = '';
   private closed = false;
+  /** The text being fed and the end of the previous one, to classify saxes' errors. */
+  private chunk = '';
+  private tail = '';
 
   constructor(
-    private readonly handlers: StreamParserHandlers,
+    private handlers: StreamParserHandlers,
     private readonly limits: StreamParserLimits,
     private readonly framing: 'stream' | 'websocket' = 'stream',
   ) {
@@ -74,14 +88,14 @@ export class StreamParser {
     sax.on('comment', () => this.abort('restricted-xml', 'comments are not allowed'));
     sax.on('processinginstruction', () => this.abort('restricted-xml', 'processing instructions are not allowed'));
     sax.on('error', (e) => {
-      // A markup declaration (<!DOCTYPE, <!ENTITY, ...) is restricted XML even where it is also malformed.
-      if (/doctype/i.test(e.message) || /<![A-Z]/.test(this.chunk)) this.abort('restricted-xml', 'DTDs and entity declarations are not allowed');
+      if (this.atMarkupDeclaration() || /doctype/i.test(e.message)) this.abort('restricted-xml', 'DTDs and entity declarations are not allowed');
       this.abort('not-well-formed', e.message);
     });
     if (framing === 'websocket') {
       // The synthetic root gives every message depth 1, as stanzas have in a stream.
-      sax.write(`<ws xmlns='${NS.client}'>`);
-      this.boundary = sax.position;
+      const root = `<ws xmlns='${NS.client}'>`;
+      sax.write(root);
+      this.fed = this.boundary = root.length;
     }
   }
 
@@ -89,44 +103,85 @@ export class StreamParser {
     return this.failed;
   }
 
+  /** Redirects events, for a session that takes over this stream (XEP-0198 resumption). */
+  setHandlers(handlers: StreamParserHandlers): void {
+    this.handlers = handlers;
+  }
+
   /** Feeds bytes (or an already decoded string). Returns false once the stream has failed. */
   write(data: Buffer | string): boolean {
     if (this.failed || this.closed) return !this.failed;
     const text = typeof data === 'string' ? data : this.decoder.write(data);
     if (text.length === 0) return true;
-    this.chunk = text;
-    try {
-      this.sax.write(text);
-      if (this.sax.position - this.boundary > this.limits.maxStanzaChars) {
-        throw new Abort('policy-violation', 'stanza too large');
-      }
-    } catch (e) {
-      this.fail(e);
-    }
+    this.parse(text);
+    this.flush();
     return !this.failed;
   }
 
   /** For WebSocket framing: one message must hold exactly one complete element. */
   writeMessage(data: Buffer | string): boolean {
+    if (this.failed || this.closed) return !this.failed;
+    const text = typeof data === 'string' ? data : data.toString('utf8');
     const before = this.completed;
-    if (!this.write(data)) return false;
-    if (this.depth !== 1 || this.completed - before > 1) {
-      this.fail(new Abort('not-well-formed', 'a WebSocket message must hold exactly one complete element'));
+    this.parse(text);
+    if (!this.failed) {
+      const trailing = text.slice(Math.max(0, text.length - (this.fed - this.boundary)));
+      if (this.completed - before !== 1 || this.depth !== 1 || !/^\s*$/.test(trailing)) {
+        this.fail(new Abort('not-well-formed', 'a WebSocket message must hold exactly one complete element'));
+      }
     }
+    this.flush();
     return !this.failed;
   }
 
-  private completed = 0;
+  private parse(text: string): void {
+    // Whitespace keepalives between stanzas are not fed to saxes at all: it would
+    // hold them as text until the next '<', and they would count as stanza size.
+    if (this.idle && this.depth === 1 && /^\s*$/.test(text)) return;
+    this.tail = (this.tail + this.chunk).slice(-16);
+    this.chunk = text;
+    const start = this.fed;
+    this.fed += text.length;
+    try {
+      this.sax.write(text);
+      if (this.fed - this.boundary > this.limits.maxStanzaChars) throw new Abort('policy-violation', 'stanza too large');
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    const since = text.slice(Math.max(0, this.boundary - start));
+    this.idle = (this.boundary >= start || this.idle) && /^\s*$/.test(since);
+  }
+
+  private flush(): void {
+    // After a failure the events of the failing chunk are dropped: the stream is over.
+    if (this.failed) return;
+    while (this.pending.length > 0) {
+      const ev = this.pending.shift() as ParsedEvent;
+      if (ev.kind === 'stanza') this.handlers.stanza(ev.el);
+      else if (ev.kind === 'open') this.handlers.streamOpen(ev.header);
+      else this.handlers.streamClose();
+    }
+  }
 
   private fail(e: unknown): void {
     if (this.failed) return;
     this.failed = true;
+    this.pending.length = 0;
     if (e instanceof Abort) this.handlers.error(e.condition, e.message);
     else this.handlers.error('not-well-formed', e instanceof Error ? e.message : String(e));
   }
 
   private abort(condition: StreamErrorCondition, text: string): never {
     throw new Abort(condition, text);
+  }
+
+  /** Whether saxes stopped inside `<!X...`, a markup declaration rather than a comment or CDATA. */
+  private atMarkupDeclaration(): boolean {
+    const context = this.tail + this.chunk;
+    const local = this.sax.position - (this.fed - this.chunk.length) + this.tail.length;
+    const lt = context.lastIndexOf('<', Math.max(0, local));
+    return lt !== -1 && local - lt < 12 && /^<![A-Z]/.test(context.slice(lt, lt + 3));
   }
 
   private onOpen(tag: SaxesTagNS): void {
@@ -138,7 +193,7 @@ export class StreamParser {
         const a = tag.attributes[k];
         if (a && a.prefix !== 'xmlns' && a.name !== 'xmlns') attrs[a.name] = a.value;
       }
-      this.handlers.streamOpen({ name: tag.local, ns: tag.uri, attrs, contentNs: tag.ns[''] ?? '' });
+      this.pending.push({ kind: 'open', header: { name: tag.local, ns: tag.uri, attrs, contentNs: tag.ns[''] ?? '' } });
       this.boundary = this.sax.position;
       return;
     }
@@ -158,28 +213,19 @@ export class StreamParser {
     const depth = this.depth--;
     if (depth === 1) {
       this.closed = true;
-      this.handlers.streamClose();
+      this.pending.push({ kind: 'close' });
       return;
     }
     const el = this.stack.pop();
-    if (depth === 2 && el) {
-      if (this.sax.position - this.boundary > this.limits.maxStanzaChars) {
-        this.abort('policy-violation', 'stanza too large');
-      }
-      this.boundary = this.sax.position;
-      this.completed++;
-      if (this.framing === 'websocket' && el.ns === NS.framing) {
-        if (el.name === 'open') {
-          this.handlers.streamOpen({ name: 'open', ns: NS.framing, attrs: el.attrs, contentNs: NS.client });
-          return;
-        }
-        if (el.name === 'close') {
-          this.handlers.streamClose();
-          return;
-        }
-      }
-      this.handlers.stanza(el);
+    if (depth !== 2 || !el) return;
+    if (this.sax.position - this.boundary > this.limits.maxStanzaChars) this.abort('policy-violation', 'stanza too large');
+    this.boundary = this.sax.position;
+    this.completed++;
+    if (this.framing === 'websocket' && el.ns === NS.framing && (el.name === 'open' || el.name === 'close')) {
+      this.pending.push(el.name === 'open' ? { kind: 'open', header: { name: 'open', ns: NS.framing, attrs: el.attrs, contentNs: NS.client } } : { kind: 'close' });
+      return;
     }
+    this.pending.push({ kind: 'stanza', el });
   }
 
   private onText(t: string): void {
@@ -190,6 +236,7 @@ export class StreamParser {
     }
     // Between stanzas only whitespace (keepalives) is allowed.
     if (!/^\s*$/.test(t)) this.abort('not-well-formed', 'text outside of stanzas');
-    this.boundary = this.sax.position;
+    // saxes reports text when the next '<' arrives, so the position is that of the '<'.
+    this.boundary = this.sax.position - 1;
   }
 }
