@@ -56,6 +56,7 @@ export class Server {
       authFailures: new PerMinuteLimiter(config.limits.auth_failures_per_ip_per_minute),
       saslSaltKey: randomBytes(32),
       preAuthIq: null,
+      shutdownHooks: [],
     };
     this.connections = new PerMinuteLimiter(config.limits.connections_per_ip_per_minute);
     this.http = new HttpRouter(log);
@@ -115,6 +116,7 @@ export class Server {
   async stop(): Promise<void> {
     this.log.info('shutting down');
     for (const l of this.listeners) l.close();
+    await Promise.race([Promise.all(this.ctx.shutdownHooks.map((h) => h())), new Promise((r) => setTimeout(r, 2000))]);
     for (const s of [...this.ctx.sessions.all()]) s.streamError('system-shutdown', 'the server is restarting');
     this.closeWebSockets?.();
     this.ctx.router.iq.clear();

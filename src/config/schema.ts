@@ -65,6 +65,14 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    sm: z
+      .object({
+        resume_timeout: positiveInt.default(300),
+        max_ack_delay: positiveInt.default(30),
+        max_queue: positiveInt.default(500),
+      })
+      .strict()
+      .prefault({}),
     limits: z
       .object({
         max_stanza_bytes: positiveInt.default(262144),

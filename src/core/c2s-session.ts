@@ -8,7 +8,7 @@ import type { Transport } from '../net/transport.js';
 import { Element, x } from '../xml/element.js';
 import { escapeText } from '../xml/escape.js';
 import { NS } from '../xml/namespaces.js';
-import { StreamParser, type StreamErrorCondition, type StreamHeader } from '../xml/stream-parser.js';
+import { StreamParser, type StreamErrorCondition, type StreamHeader, type StreamParserHandlers } from '../xml/stream-parser.js';
 import type { ServerContext } from './context.js';
 import { errorReply, iqResult } from './errors.js';
 import type { DisconnectEvent } from './events.js';
@@ -26,10 +26,24 @@ export type StreamError =
   | 'reset'
   | 'resource-constraint'
   | 'system-shutdown'
+  | 'undefined-condition'
   | 'unsupported-stanza-type'
   | 'unsupported-version';
 
-type State = 'opening' | 'negotiating' | 'bound' | 'closed';
+/**
+ * `hibernating`: the connection is gone but the session lives on (XEP-0198),
+ * keeping its presence and collecting stanzas until it resumes or expires.
+ */
+type State = 'opening' | 'negotiating' | 'bound' | 'hibernating' | 'closed';
+
+/** Returns true when it took the stanza (held it back); CSI installs one while a client is inactive. */
+export type OutputFilter = (stanza: Element) => boolean;
+
+/** What stream management counts: every stanza that reaches the client's queue, and every one received. */
+export interface StanzaTracker {
+  track(stanza: Element): void;
+  received(): void;
+}
 
 const STANZA_NAMES = new Set(['message', 'presence', 'iq']);
 /** How much unread output a client may leave with us before it is cut off. */
@@ -61,7 +75,14 @@ export class ClientSession {
   /** Set when the session left the registry for good. */
   ended = false;
 
+  transport: Transport;
   private parser: StreamParser;
+  /** Held-back output (CSI), consulted in order before anything is written. */
+  readonly filters: OutputFilter[] = [];
+  /** Stream management's view of the output, when enabled. */
+  tracker: StanzaTracker | null = null;
+  /** The client has queried its archive: unacknowledged archived messages reach it that way. */
+  mamQueried = false;
   private headerSent = false;
   private sasl: SaslMechanism | null = null;
   private saslName = '';
@@ -71,14 +92,12 @@ export class ClientSession {
 
   constructor(
     private readonly ctx: ServerContext,
-    readonly transport: Transport,
+    transport: Transport,
   ) {
+    this.transport = transport;
     this.log = ctx.log.child({ session: this.id, ip: transport.remoteAddress, via: transport.kind });
     this.parser = this.newParser();
-    transport.setHandlers({
-      data: (chunk) => this.receive(chunk),
-      close: (hadError) => this.transportClosed(hadError),
-    });
+    this.attach(transport);
     this.authTimer = setTimeout(() => this.streamError('connection-timeout', 'authentication took too long'), ctx.config.c2s.auth_timeout * 1000);
     this.authTimer.unref();
   }
@@ -93,18 +112,58 @@ export class ClientSession {
 
   // ---- input ----------------------------------------------------------------
 
+  private attach(transport: Transport): void {
+    transport.setHandlers({
+      data: (chunk) => this.receive(chunk),
+      close: (hadError) => this.transportClosed(transport, hadError),
+    });
+  }
+
+  private parserHandlers(): StreamParserHandlers {
+    return {
+      streamOpen: (h) => this.onStreamOpen(h),
+      stanza: (el) => this.onElement(el),
+      streamClose: () => this.onStreamClose(),
+      error: (condition, text) => this.streamError(condition, text),
+    };
+  }
+
   private newParser(): StreamParser {
     const limits = { maxStanzaChars: this.ctx.config.limits.max_stanza_bytes, maxDepth: this.ctx.config.limits.max_xml_depth };
-    return new StreamParser(
-      {
-        streamOpen: (h) => this.onStreamOpen(h),
-        stanza: (el) => this.onElement(el),
-        streamClose: () => this.onStreamClose(),
-        error: (condition, text) => this.streamError(condition, text),
-      },
-      limits,
-      this.transport.kind === 'websocket' ? 'websocket' : 'stream',
-    );
+    return new StreamParser(this.parserHandlers(), limits, this.transport.kind === 'websocket' ? 'websocket' : 'stream');
+  }
+
+  /**
+   * XEP-0198 resumption: this session (hibernating, or still bound to a
+   * connection that has not noticed it is dead) continues on the connection
+   * `fresh` authenticated, with its parser mid-stream. `fresh` is discarded
+   * without ever having been a session of its own.
+   */
+  takeOver(fresh: ClientSession): void {
+    const old = this.transport;
+    if (old !== fresh.transport && this.state !== 'hibernating') {
+      old.setHandlers({ data: () => undefined, close: () => undefined });
+      old.destroy();
+    }
+    this.transport = fresh.transport;
+    this.parser = fresh.parser;
+    this.parser.setHandlers(this.parserHandlers());
+    this.attach(this.transport);
+    this.headerSent = true;
+    this.state = 'bound';
+    fresh.retire();
+    this.log.info({ via: this.transport.kind, ip: this.transport.remoteAddress }, 'session resumed');
+  }
+
+  /** Forgets a connection whose stream another session took over. */
+  private retire(): void {
+    this.state = 'closed';
+    if (this.authTimer) clearTimeout(this.authTimer);
+    this.authTimer = null;
+  }
+
+  get connected(): boolean {
+    return this.state !== 'hibernating' && this.state !== 'closed';
   }
 
   private receive(chunk: Buffer | string): void {
@@ -144,9 +203,11 @@ export class ClientSession {
     if (this.state === 'bound' && el.ns === NS.client && STANZA_NAMES.has(el.name)) {
       // RFC 3921 session establishment is a no-op kept for old clients; most send it right after binding.
       if (el.name === 'iq' && el.attrs.type === 'set' && el.firstElement()?.is('session', NS.session)) {
+        this.tracker?.received();
         this.send(iqResult(el));
         return;
       }
+      this.tracker?.received();
       this.ctx.router.fromClient(this, el);
       return;
     }
@@ -351,15 +412,32 @@ export class ClientSession {
     }
   }
 
-  /** Sends a stanza to the client. */
+  /**
+   * Sends a stanza to the client: through the output filters (CSI may hold
+   * it), then stream management's tracking (which also queues it while the
+   * session hibernates), then the wire.
+   */
   send(stanza: Element): void {
     if (this.state === 'closed') return;
+    for (const f of this.filters) if (f(stanza)) return;
+    this.release(stanza);
+  }
+
+  /** Sends past the filters: for what a filter held and now lets go. */
+  release(stanza: Element): void {
+    if (this.state === 'closed') return;
     stanza.inherit(NS.client);
+    this.tracker?.track(stanza);
+    if (this.connected) this.writeStanza(stanza);
+  }
+
+  /** Writes a stanza with no tracking: stream management's resends after resumption. */
+  writeStanza(stanza: Element): void {
     this.writeRaw(stanza.toString(this.transport.kind === 'websocket' ? '' : NS.client));
   }
 
   writeRaw(data: string): void {
-    if (this.state === 'closed') return;
+    if (!this.connected) return;
     this.transport.write(data);
     if (this.transport.bufferedBytes > MAX_BUFFERED_OUTPUT) {
       this.log.warn('client is not reading; closing');
@@ -386,24 +464,32 @@ export class ClientSession {
   /** Ends the stream from our side, then the session. */
   close(reason: DisconnectEvent['reason'] = 'stream-closed'): void {
     if (this.state === 'closed') return;
+    if (this.state === 'hibernating') {
+      this.end();
+      return;
+    }
     this.sendHeader();
     this.writeRaw(this.transport.kind === 'websocket' ? `<close xmlns='${NS.framing}'/>` : '</stream:stream>');
     this.transport.end();
     this.disconnected(reason);
   }
 
-  private transportClosed(hadError: boolean): void {
-    if (this.state === 'closed') return;
+  private transportClosed(transport: Transport, hadError: boolean): void {
+    // A connection this session no longer uses (after resumption) is none of its business.
+    if (transport !== this.transport || !this.connected) return;
     this.log.debug({ hadError }, 'transport closed');
     this.disconnected('connection-lost');
   }
 
   private disconnected(reason: DisconnectEvent['reason']): void {
     const wasBound = this.state === 'bound';
-    this.state = 'closed';
     if (this.authTimer) clearTimeout(this.authTimer);
-    if (!wasBound) return;
+    if (!wasBound) {
+      this.state = 'closed';
+      return;
+    }
     this.log.info({ reason }, 'disconnected');
+    this.state = 'hibernating';
     if (this.ctx.bus.fire('session/disconnected', { session: this, reason }) === true) return;
     this.end();
   }
@@ -412,6 +498,7 @@ export class ClientSession {
   end(): void {
     if (this.ended) return;
     this.ended = true;
+    this.state = 'closed';
     this.ctx.sessions.remove(this);
     this.ctx.bus.fire('session/closed', { session: this });
   }

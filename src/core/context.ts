@@ -31,6 +31,8 @@ export interface ServerContext {
   readonly saslSaltKey: Buffer;
   /** Handles an IQ before authentication (XEP-0077 registration); false when not taken. */
   preAuthIq: ((session: ClientSession, iq: Element) => boolean) | null;
+  /** Work to finish before streams are closed at shutdown (run concurrently, bounded by the caller). */
+  readonly shutdownHooks: (() => Promise<void>)[];
 }
 
 export interface HeraldModule {

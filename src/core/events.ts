@@ -1,6 +1,7 @@
 import type { Jid } from '../jid.js';
 import type { Element } from '../xml/element.js';
 import type { ClientSession } from './c2s-session.js';
+import type { ImportanceVerdict } from './importance.js';
 
 /** Which kind of address a routed stanza has, from the server's point of view. */
 export type Target = 'self' | 'bare' | 'full' | 'host';
@@ -36,6 +37,59 @@ export interface AccountEvent {
   username: string;
 }
 
+export interface SmStanzasEvent {
+  session: ClientSession;
+  /** The stanzas the client has not acknowledged, oldest first. */
+  stanzas: Element[];
+}
+
+export interface SmQueuedEvent {
+  session: ClientSession;
+  stanza: Element;
+}
+
+export interface UndeliveredEvent {
+  stanza: Element;
+  host: string;
+  username: string;
+}
+
+export interface ArchivedEvent {
+  host: string;
+  username: string;
+  stanza: Element;
+  /** The archive id (XEP-0359 stanza-id). */
+  id: string;
+  direction: 'in' | 'out';
+}
+
+export type PushReason = 'offline' | 'archived' | 'hibernated' | 'ack-delayed';
+
+/**
+ * The push trigger: a stanza for a local user could not be delivered live.
+ * Emitted by core/push-trigger.ts and nowhere else; every push protocol
+ * subscribes to this event and nothing else. See docs/ARCHITECTURE.md.
+ */
+export interface PushTriggerEvent {
+  reason: PushReason;
+  host: string;
+  username: string;
+  stanza: Element;
+  /** The session the stanza was meant for (hibernated, not acking), if any. */
+  session: ClientSession | null;
+  importance: ImportanceVerdict;
+  /** Archive id when the stanza was archived, so a push can name it. */
+  archiveId?: string;
+}
+
+export type ActivityKind = 'message' | 'chat-state' | 'active';
+
+/** A user did something on one device; grace periods pause pushes to the others. */
+export interface ActivityEvent {
+  session: ClientSession;
+  kind: ActivityKind;
+}
+
 type IqKind = 'get' | 'set';
 
 /**
@@ -68,4 +122,19 @@ export interface EventMap {
   /** The session is gone for good; it has left the registry. */
   'session/closed': SessionEvent;
   'account/deleted': AccountEvent;
+  /** A message was stored offline (the account had no available resource). */
+  'offline/stored': OfflineEvent;
+  /** A message was added to a user's archive. */
+  'archive/stored': ArchivedEvent;
+  /** A message that reached a session's queue but was never acknowledged, now that the session is over. */
+  'message/undelivered': UndeliveredEvent;
+  /** A resumable session lost its connection; the stanzas still unacknowledged. */
+  'sm/hibernated': SmStanzasEvent;
+  /** A stanza was queued for a hibernating session. */
+  'sm/queued': SmQueuedEvent;
+  /** A connected session did not acknowledge within max_ack_delay. */
+  'sm/ack-delayed': SmStanzasEvent;
+  'sm/resumed': SessionEvent;
+  'push/trigger': PushTriggerEvent;
+  'session/activity': ActivityEvent;
 }

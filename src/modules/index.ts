@@ -1,4 +1,7 @@
+import { activityModule } from '../core/activity.js';
 import type { HeraldModule } from '../core/context.js';
+import { pushTriggerModule } from '../core/push-trigger.js';
+import { streamManagementModule } from '../core/stream-management.js';
 import { discoModule } from './disco.js';
 import { messageModule } from './message.js';
 import { offlineModule } from './offline.js';
@@ -9,6 +12,9 @@ import { rosterModule } from './roster.js';
 
 /** Every module, in load order. */
 export const MODULES: HeraldModule[] = [
+  streamManagementModule,
+  pushTriggerModule,
+  activityModule,
   discoModule,
   pingVersionModule,
   rosterModule,

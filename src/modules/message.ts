@@ -1,6 +1,6 @@
 import type { ClientSession } from '../core/c2s-session.js';
 import type { HeraldModule, ServerContext } from '../core/context.js';
-import type { StanzaEvent } from '../core/events.js';
+import type { StanzaEvent, UndeliveredEvent } from '../core/events.js';
 
 /**
  * Default message delivery for local accounts (RFC 6121 §8.5). Handlers at
@@ -68,10 +68,21 @@ function toFull(ctx: ServerContext, e: StanzaEvent): true {
   return true;
 }
 
+/** A message a session took but never acknowledged: another resource gets it, or offline storage. */
+function redeliver(ctx: ServerContext, e: UndeliveredEvent): void {
+  const targets = topResources(ctx, `${e.username}@${e.host}`);
+  if (targets.length > 0) {
+    for (const s of targets) s.send(e.stanza);
+    return;
+  }
+  ctx.bus.fire('message/offline/handle', { stanza: e.stanza, host: e.host, username: e.username, origin: null });
+}
+
 export const messageModule: HeraldModule = {
   name: 'message',
   install(ctx) {
     ctx.bus.on('message/bare', (e) => toBare(ctx, e), DEFAULT_PRIORITY);
     ctx.bus.on('message/full', (e) => toFull(ctx, e), DEFAULT_PRIORITY);
+    ctx.bus.on('message/undelivered', (e) => redeliver(ctx, e));
   },
 };

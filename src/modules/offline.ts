@@ -20,6 +20,7 @@ function store(ctx: ServerContext, e: OfflineEvent): true {
     throw new StanzaError('wait', 'resource-constraint', 'the recipient has too many offline messages');
   }
   ctx.store.offline.store(e.host, e.username, e.stanza.toString(NS.client), Date.now());
+  ctx.bus.fire('offline/stored', e);
   return true;
 }
 

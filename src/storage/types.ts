@@ -77,10 +77,25 @@ export interface OfflineRepository {
   delete(host: string, username: string, ids: number[]): void;
 }
 
+export interface SmTombstone {
+  host: string;
+  username: string;
+  /** Stanzas the server had handled from the client when the session ended. */
+  h: number;
+}
+
+export interface SmTombstoneRepository {
+  put(id: string, t: SmTombstone): void;
+  get(id: string): SmTombstone | undefined;
+  /** Forgets tombstones older than the given time (ms since the epoch). */
+  prune(before: number): void;
+}
+
 export interface Store {
   readonly accounts: AccountRepository;
   readonly roster: RosterRepository;
   readonly offline: OfflineRepository;
+  readonly smTombstones: SmTombstoneRepository;
   /** Runs fn atomically; nested calls join the outer transaction. */
   transaction<T>(fn: () => T): T;
   close(): void;

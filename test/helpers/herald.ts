@@ -12,6 +12,8 @@ const ROOT = new URL('../..', import.meta.url).pathname;
 export interface HeraldOptions {
   /** Reuse a data directory (to test restarts); a fresh temporary one otherwise. */
   dataDir?: string;
+  /** Listen on these ports (to restart where clients will reconnect); free ones otherwise. */
+  ports?: { c2s: number; tls: number; http: number };
   domain?: string;
   env?: Record<string, string>;
 }
@@ -31,7 +33,8 @@ export class HeraldProcess {
     readonly c2sPort: number,
     readonly tlsPort: number,
     readonly httpPort: number,
-    private readonly ownsDir: boolean,
+    private ownsDir: boolean,
+    private readonly options: HeraldOptions,
   ) {
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
     const collect = (d: Buffer): void => {
@@ -44,7 +47,7 @@ export class HeraldProcess {
   static async start(opts: HeraldOptions = {}): Promise<HeraldProcess> {
     const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'herald-test-'));
     const domain = opts.domain ?? 'localhost';
-    const [c2s, tls, http] = [await freePort(), await freePort(), await freePort()];
+    const { c2s, tls, http } = opts.ports ?? { c2s: await freePort(), tls: await freePort(), http: await freePort() };
     const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'src/cli.ts'), 'start'], {
       cwd: dataDir,
       env: {
@@ -65,7 +68,7 @@ export class HeraldProcess {
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const h = new HeraldProcess(child, dataDir, domain, c2s, tls, http, opts.dataDir === undefined);
+    const h = new HeraldProcess(child, dataDir, domain, c2s, tls, http, opts.dataDir === undefined, opts);
     await h.waitForLog('Herald started', 20_000);
     return h;
   }
@@ -104,6 +107,22 @@ export class HeraldProcess {
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
     return this.exited;
+  }
+
+  /**
+   * Stops this process gracefully and starts a new one on the same ports and
+   * data; the returned process owns the data directory from then on.
+   */
+  async restart(signal: NodeJS.Signals = 'SIGTERM'): Promise<HeraldProcess> {
+    await this.stop(signal);
+    const next = await HeraldProcess.start({
+      ...this.options,
+      dataDir: this.dataDir,
+      ports: { c2s: this.c2sPort, tls: this.tlsPort, http: this.httpPort },
+    });
+    next.ownsDir = this.ownsDir;
+    this.ownsDir = false;
+    return next;
   }
 
   async cleanup(): Promise<void> {

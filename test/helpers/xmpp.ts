@@ -18,6 +18,8 @@ export interface ConnectOptions {
   resource?: string;
   /** Keep @xmpp/client's automatic reconnect (stream management resumption needs it). */
   reconnect?: boolean;
+  /** Send initial presence whenever the client comes online (again). */
+  presence?: boolean;
 }
 
 /** The element names of a stanza stream, for readable assertion failures. */
@@ -58,8 +60,38 @@ export class TestClient {
     } as Parameters<typeof client>[0]);
     if (!opts.reconnect) xmpp.reconnect.stop();
     const c = new TestClient(xmpp);
+    if (opts.presence) xmpp.on('online', () => void xmpp.send(xml('presence')).catch(() => undefined));
     await xmpp.start();
     return c;
+  }
+
+  /** Makes the client stop acknowledging stanzas (XEP-0198 `<a/>`), as a client stuck in the background does. */
+  suppressAcks(): void {
+    const send = this.xmpp.send.bind(this.xmpp);
+    this.xmpp.send = ((el: Element) => (el.is('a', 'urn:xmpp:sm:3') ? Promise.resolve() : send(el))) as typeof this.xmpp.send;
+  }
+
+  /** Resolves when @xmpp/client reports the session resumed (XEP-0198). */
+  resumed(timeoutMs = 10_000): Promise<void> {
+    const sm = (this.xmpp as unknown as { streamManagement: { once(e: string, f: () => void): void } }).streamManagement;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('not resumed')), timeoutMs);
+      sm.once('resumed', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** Resolves the next time the client is online (after a reconnection). */
+  online(timeoutMs = 10_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('not online again')), timeoutMs);
+      this.xmpp.once('online', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   get jid(): string {

@@ -45,10 +45,21 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX offline_user ON offline (host, username, id);
   `,
+  // 2: what ended stream-management sessions had handled, for <failed h=.../> after they are gone
+  `
+  CREATE TABLE sm_tombstones (
+    id TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    username TEXT NOT NULL,
+    h INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX sm_tombstones_age ON sm_tombstones (created_at);
+  `,
 ];
 
 /** Tables holding per-user rows (host, username columns); an account deletion empties them all. */
-export const USER_TABLES = ['roster', 'roster_pending', 'offline'];
+export const USER_TABLES = ['roster', 'roster_pending', 'offline', 'sm_tombstones'];
 
 export function migrate(db: Database): void {
   const current = db.pragma('user_version', { simple: true }) as number;

@@ -6,12 +6,14 @@ import { SqliteAccounts } from './accounts.js';
 import { migrate } from './migrations.js';
 import { SqliteOffline } from './offline.js';
 import { SqliteRoster } from './roster.js';
+import { SqliteSmTombstones } from './sm-tombstones.js';
 
 export class SqliteStore implements Store {
   readonly db: Database.Database;
   readonly accounts: SqliteAccounts;
   readonly roster: SqliteRoster;
   readonly offline: SqliteOffline;
+  readonly smTombstones: SqliteSmTombstones;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -27,6 +29,7 @@ export class SqliteStore implements Store {
     this.accounts = new SqliteAccounts(this.db);
     this.roster = new SqliteRoster(this.db);
     this.offline = new SqliteOffline(this.db);
+    this.smTombstones = new SqliteSmTombstones(this.db);
   }
 
   transaction<T>(fn: () => T): T {

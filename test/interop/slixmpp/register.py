@@ -1,6 +1,6 @@
 """Scenario e: in-band registration (XEP-0077) with slixmpp's xep_0077 plugin.
 
-    register.py ... --user newbie --password secret [--expect success|conflict]
+    register.py ... --user newbie --password secret [--expect success|conflict|unavailable]
 
 slixmpp negotiates STARTTLS, sees Herald's <register/> stream feature,
 fetches the registration form and submits username and password. On
@@ -67,6 +67,11 @@ async def scenario(args, observed):
     observed.update(c.registration)
     observed.update(c.summary())
     await c.stop()
+    if args.expect == 'unavailable':
+        check(not observed['register_feature_advertised'], 'Herald advertised in-band registration')
+        check('result' not in c.registration, 'slixmpp registered although registration was not advertised')
+        check(c.bound_jid is None, f'logged in as {c.bound_jid} with an account that should not exist')
+        return
     check(observed['register_feature_advertised'], 'Herald did not advertise <register xmlns="http://jabber.org/features/iq-register"/>')
     check('result' in c.registration, 'slixmpp never got to register (no registration form)')
     if args.expect == 'conflict':
@@ -82,5 +87,5 @@ if __name__ == '__main__':
     p = base_parser('slixmpp interop: in-band registration')
     p.add_argument('--user', required=True)
     p.add_argument('--password', required=True)
-    p.add_argument('--expect', choices=['success', 'conflict'], default='success')
+    p.add_argument('--expect', choices=['success', 'conflict', 'unavailable'], default='success')
     run(p, scenario)

@@ -47,11 +47,12 @@ async def scenario(args, observed):
         await contact.start()
         observed['user'] = user.summary()
         observed['contact'] = contact.summary()
+        initial = []
         for c in (user, contact):
-            await c.get_roster(timeout=8)
+            initial.append(server_roster(await c.get_roster(timeout=8)))
             c.send_presence()
             await c.round_trip()
-        observed['initial_roster_sizes'] = [len(user.client_roster), len(contact.client_roster)]
+        observed['initial_server_rosters'] = initial
 
         # user -> contact: subscribe; contact approves.
         request = contact.expect('roster_subscription_request', lambda p: p['from'].bare == user_bare,
@@ -63,6 +64,8 @@ async def scenario(args, observed):
         await until(lambda: user.client_roster[contact_bare]['to'], 8, f'{contact_bare} in {user_bare}\'s roster with subscription to')
         await until(lambda: any(p['from'].startswith(contact_bare + '/') for p in presences), 8,
                     f'{contact_bare}\'s presence at {user_bare} after approval')
+        await until(lambda: contact.client_roster[user_bare]['from'], 8, f'{user_bare} in {contact_bare}\'s roster with subscription from')
+        observed['after_first_approval'] = {'user': client_roster(user, contact_bare), 'contact': client_roster(contact, user_bare)}
         observed['presence_after_approval'] = list(presences)
 
         # contact -> user: subscribe back; user approves.
@@ -81,7 +84,7 @@ async def scenario(args, observed):
         observed['contact_server_roster'] = server_roster(await contact.get_roster(timeout=8))
 
         # A status change of the contact reaches the subscribed user.
-        changed = user.expect('presence_available', lambda p: p['from'].bare == contact_bare and p['show'] == 'away',
+        changed = user.expect('changed_status', lambda p: p['from'].bare == contact_bare and p['show'] == 'away',
                               what=f'away presence from {contact_bare}')
         contact.send_presence(pshow='away', pstatus='out for lunch ☕')
         p = await changed

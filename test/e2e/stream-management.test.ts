@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { HeraldProcess } from '../helpers/herald.js';
+import { TestClient, xml, type Element } from '../helpers/xmpp.js';
+
+const idsOf = (c: TestClient, prefix: string): string[] =>
+  c.messages().map((m) => m.attrs.id as string).filter((id) => id?.startsWith(prefix));
+const chat = (to: string, id: string): Element => xml('message', { to, type: 'chat', id }, xml('body', {}, `body of ${id}`));
+
+describe('stream management (XEP-0198)', () => {
+  let h: HeraldProcess;
+  before(async () => {
+    h = await HeraldProcess.start({ env: { HERALD_SM_RESUME_TIMEOUT: '60' } });
+    for (const u of ['alice', 'bob', 'carol', 'dave']) await h.addUser(u, `${u}-pass`);
+  });
+  after(() => h.cleanup());
+
+  it('a client whose connection is cut resumes and gets every message exactly once', async () => {
+    const alice = await TestClient.connect(h, 'alice', 'alice-pass');
+    const bob = await TestClient.connect(h, 'bob', 'bob-pass', { reconnect: true, presence: true });
+    try {
+      await bob.waitFor((el) => el.is('presence') && el.attrs.from === bob.jid);
+      for (let i = 0; i < 3; i++) await alice.send(chat('bob@localhost', `a${i}`));
+      await bob.waitFor((el) => el.attrs.id === 'a2');
+      const resumed = bob.resumed();
+      bob.cut();
+      // While bob's connection is gone these go into his hibernating session.
+      for (let i = 3; i < 10; i++) await alice.send(chat('bob@localhost', `a${i}`));
+      await resumed;
+      await bob.waitFor((el) => el.attrs.id === 'a9');
+      await bob.collect(() => false, 300);
+      assert.deepEqual(idsOf(bob, 'a'), ['a0', 'a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 'a8', 'a9']);
+      // Messages that waited are marked with when they were meant to arrive.
+      const late = bob.messages().find((m) => m.attrs.id === 'a5');
+      assert.ok(late?.getChild('delay', 'urn:xmpp:delay'), late?.toString());
+      // The resumed session is the same one: presence kept, nobody saw it go away.
+      assert.equal(alice.received.filter((el) => el.is('presence') && el.attrs.type === 'unavailable').length, 0);
+      await alice.send(chat('bob@localhost', 'after'));
+      await bob.waitFor((el) => el.attrs.id === 'after');
+    } finally {
+      await alice.stop();
+      await bob.stop();
+    }
+  });
+
+  it('a resumption with an unknown id fails with item-not-found', async () => {
+    const carol = await TestClient.connect(h, 'carol', 'carol-pass', { reconnect: true, presence: true });
+    try {
+      const sm = (carol.xmpp as unknown as { streamManagement: { id: string } }).streamManagement;
+      for (let i = 0; i < 100 && sm.id === ''; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(sm.id.length > 10, 'resumption id');
+      sm.id = 'not-a-session-id';
+      const online = carol.online();
+      carol.cut();
+      await online; // resumption failed, so the client bound a new session
+      assert.equal(carol.jid, 'carol@localhost/test');
+    } finally {
+      await carol.stop();
+    }
+  });
+
+  it('after a graceful restart resumption fails, and the queued messages come from offline storage', async () => {
+    const alice = await TestClient.connect(h, 'alice', 'alice-pass');
+    const dave = await TestClient.connect(h, 'dave', 'dave-pass', { reconnect: true, presence: true });
+    try {
+      await dave.waitFor((el) => el.is('presence') && el.attrs.from === dave.jid);
+      await alice.send(chat('dave@localhost', 'r0'));
+      await dave.waitFor((el) => el.attrs.id === 'r0');
+      const sm = (dave.xmpp as unknown as { streamManagement: { enabled: boolean; outbound: number; outbound_q: unknown[] } }).streamManagement;
+      for (let i = 0; i < 100 && !sm.enabled; i++) await new Promise((r) => setTimeout(r, 20));
+      await dave.iq(xml('iq', { type: 'get', to: 'localhost' }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
+      // What the client sent since enabling; the server must report having handled exactly that.
+      const sent = sm.outbound + sm.outbound_q.length;
+      assert.ok(sent >= 1);
+      dave.xmpp.reconnect.stop();
+      dave.cut();
+      await new Promise((r) => setTimeout(r, 200));
+      for (let i = 1; i < 6; i++) await alice.send(chat('dave@localhost', `r${i}`));
+      await alice.iq(xml('iq', { type: 'get', to: 'localhost' }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
+      await alice.stop();
+      h = await h.restart();
+      const failedH = new Promise<string | undefined>((resolve) => {
+        dave.xmpp.on('nonza', (el: Element) => {
+          if (el.is('failed', 'urn:xmpp:sm:3')) resolve(el.attrs.h as string | undefined);
+        });
+      });
+      const online = dave.online(15_000);
+      await dave.xmpp.reconnect.reconnect();
+      await online;
+      // The server remembers how much it had handled from the old session.
+      assert.equal(await failedH, String(sent));
+      await dave.waitFor((el) => el.attrs.id === 'r5', 5000);
+      await dave.collect(() => false, 300);
+      assert.deepEqual(idsOf(dave, 'r'), ['r0', 'r1', 'r2', 'r3', 'r4', 'r5']);
+      for (const m of dave.messages().filter((m) => m.attrs.id !== 'r0')) assert.ok(m.getChild('delay', 'urn:xmpp:delay'));
+    } finally {
+      await dave.stop();
+    }
+  });
+});
