@@ -73,6 +73,21 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    mam: z
+      .object({
+        default: z.enum(['always', 'never', 'roster']).default('always'),
+        retention_days: z.number().int().min(0).default(365),
+        default_page: positiveInt.default(50),
+        max_page: positiveInt.default(250),
+      })
+      .strict()
+      .prefault({}),
+    csi: z
+      .object({
+        max_held: positiveInt.default(256),
+      })
+      .strict()
+      .prefault({}),
     limits: z
       .object({
         max_stanza_bytes: positiveInt.default(262144),

@@ -2,7 +2,10 @@ import { activityModule } from '../core/activity.js';
 import type { HeraldModule } from '../core/context.js';
 import { pushTriggerModule } from '../core/push-trigger.js';
 import { streamManagementModule } from '../core/stream-management.js';
+import { carbonsModule } from './carbons.js';
+import { csiModule } from './csi.js';
 import { discoModule } from './disco.js';
+import { mamModule } from './mam.js';
 import { messageModule } from './message.js';
 import { offlineModule } from './offline.js';
 import { pingVersionModule } from './ping-version.js';
@@ -20,6 +23,9 @@ export const MODULES: HeraldModule[] = [
   rosterModule,
   presenceModule,
   messageModule,
+  carbonsModule,
+  mamModule,
+  csiModule,
   offlineModule,
   registerModule,
 ];

@@ -91,11 +91,51 @@ export interface SmTombstoneRepository {
   prune(before: number): void;
 }
 
+export interface ArchivedMessage {
+  /** Position in the whole archive table: the order of everything archived. */
+  seq: number;
+  id: string;
+  with: string;
+  /** Milliseconds since the epoch. */
+  stamp: number;
+  direction: 'in' | 'out';
+  stanza: string;
+}
+
+export interface ArchiveFilter {
+  with?: string;
+  start?: number;
+  end?: number;
+  /** Exclusive bounds on seq. */
+  afterSeq?: number;
+  beforeSeq?: number;
+}
+
+export type ArchiveMode = 'always' | 'never' | 'roster';
+
+export interface ArchivePrefs {
+  default: ArchiveMode;
+  always: string[];
+  never: string[];
+}
+
+export interface ArchiveRepository {
+  append(host: string, username: string, m: Omit<ArchivedMessage, 'seq'>): void;
+  seqOf(host: string, username: string, id: string): number | undefined;
+  /** Up to `limit` matches, oldest first; or newest first when `newestFirst`. */
+  query(host: string, username: string, filter: ArchiveFilter, limit: number, newestFirst: boolean): ArchivedMessage[];
+  /** Deletes what was archived before the given time; returns how many. */
+  prune(before: number): number;
+  getPrefs(host: string, username: string): ArchivePrefs | undefined;
+  setPrefs(host: string, username: string, prefs: ArchivePrefs): void;
+}
+
 export interface Store {
   readonly accounts: AccountRepository;
   readonly roster: RosterRepository;
   readonly offline: OfflineRepository;
   readonly smTombstones: SmTombstoneRepository;
+  readonly archive: ArchiveRepository;
   /** Runs fn atomically; nested calls join the outer transaction. */
   transaction<T>(fn: () => T): T;
   close(): void;

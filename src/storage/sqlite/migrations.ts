@@ -56,10 +56,35 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX sm_tombstones_age ON sm_tombstones (created_at);
   `,
+  // 3: message archive (XEP-0313) and its per-user preferences
+  `
+  CREATE TABLE archive (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL,
+    host TEXT NOT NULL,
+    username TEXT NOT NULL,
+    with_jid TEXT NOT NULL,
+    stamp INTEGER NOT NULL,
+    direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+    stanza TEXT NOT NULL
+  );
+  CREATE UNIQUE INDEX archive_id ON archive (host, username, id);
+  CREATE INDEX archive_user ON archive (host, username, seq);
+  CREATE INDEX archive_with ON archive (host, username, with_jid, seq);
+  CREATE INDEX archive_stamp ON archive (stamp);
+  CREATE TABLE archive_prefs (
+    host TEXT NOT NULL,
+    username TEXT NOT NULL,
+    default_mode TEXT NOT NULL CHECK (default_mode IN ('always', 'never', 'roster')),
+    always_jids TEXT NOT NULL DEFAULT '[]',
+    never_jids TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (host, username)
+  );
+  `,
 ];
 
 /** Tables holding per-user rows (host, username columns); an account deletion empties them all. */
-export const USER_TABLES = ['roster', 'roster_pending', 'offline', 'sm_tombstones'];
+export const USER_TABLES = ['roster', 'roster_pending', 'offline', 'sm_tombstones', 'archive', 'archive_prefs'];
 
 export function migrate(db: Database): void {
   const current = db.pragma('user_version', { simple: true }) as number;

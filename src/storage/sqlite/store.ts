@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Store } from '../types.js';
 import { SqliteAccounts } from './accounts.js';
+import { SqliteArchive } from './archive.js';
 import { migrate } from './migrations.js';
 import { SqliteOffline } from './offline.js';
 import { SqliteRoster } from './roster.js';
@@ -14,6 +15,7 @@ export class SqliteStore implements Store {
   readonly roster: SqliteRoster;
   readonly offline: SqliteOffline;
   readonly smTombstones: SqliteSmTombstones;
+  readonly archive: SqliteArchive;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -30,6 +32,7 @@ export class SqliteStore implements Store {
     this.roster = new SqliteRoster(this.db);
     this.offline = new SqliteOffline(this.db);
     this.smTombstones = new SqliteSmTombstones(this.db);
+    this.archive = new SqliteArchive(this.db);
   }
 
   transaction<T>(fn: () => T): T {
