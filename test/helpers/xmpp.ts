@@ -1,7 +1,6 @@
 import { client, xml, type Client } from '@xmpp/client';
 import type { Element } from '@xmpp/xml';
 import { WebSocket } from 'ws';
-import type { HeraldProcess } from './herald.js';
 import './test-cert.js';
 
 // @xmpp/websocket expects the browser global, which Node 20 lacks.
@@ -11,6 +10,14 @@ export { xml };
 export type { Element };
 
 export type Transport = 'starttls' | 'tls' | 'ws';
+
+/** Where a Herald under test listens (a child process or one in this process). */
+export interface Endpoint {
+  domain: string;
+  c2sPort: number;
+  tlsPort: number;
+  wsUrl: string;
+}
 
 export interface ConnectOptions {
   transport?: Transport;
@@ -46,7 +53,7 @@ export class TestClient {
     xmpp.on('error', (e: Error) => this.errors.push(e));
   }
 
-  static async connect(h: HeraldProcess, username: string, password: string, opts: ConnectOptions = {}): Promise<TestClient> {
+  static async connect(h: Endpoint, username: string, password: string, opts: ConnectOptions = {}): Promise<TestClient> {
     const transport = opts.transport ?? 'starttls';
     const service =
       transport === 'ws' ? h.wsUrl : transport === 'tls' ? `xmpps://127.0.0.1:${h.tlsPort}` : `xmpp://127.0.0.1:${h.c2sPort}`;
