@@ -82,6 +82,13 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    pep: z
+      .object({
+        max_items: positiveInt.default(256),
+        max_nodes: positiveInt.default(500),
+      })
+      .strict()
+      .prefault({}),
     csi: z
       .object({
         max_held: positiveInt.default(256),

@@ -82,6 +82,11 @@ export interface PushTriggerEvent {
   archiveId?: string;
 }
 
+export interface CapsEvent {
+  session: ClientSession;
+  features: ReadonlySet<string>;
+}
+
 export type ActivityKind = 'message' | 'chat-state' | 'active';
 
 /** A user did something on one device; grace periods pause pushes to the others. */
@@ -136,5 +141,7 @@ export interface EventMap {
   'sm/ack-delayed': SmStanzasEvent;
   'sm/resumed': SessionEvent;
   'push/trigger': PushTriggerEvent;
+  /** A session's XEP-0115 capabilities are known (after its available presence). */
+  'caps/resolved': CapsEvent;
   'session/activity': ActivityEvent;
 }

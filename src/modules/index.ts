@@ -2,12 +2,14 @@ import { activityModule } from '../core/activity.js';
 import type { HeraldModule } from '../core/context.js';
 import { pushTriggerModule } from '../core/push-trigger.js';
 import { streamManagementModule } from '../core/stream-management.js';
+import { capsModule } from './caps.js';
 import { carbonsModule } from './carbons.js';
 import { csiModule } from './csi.js';
 import { discoModule } from './disco.js';
 import { mamModule } from './mam.js';
 import { messageModule } from './message.js';
 import { offlineModule } from './offline.js';
+import { pepModule } from './pep.js';
 import { pingVersionModule } from './ping-version.js';
 import { presenceModule } from './presence.js';
 import { registerModule } from './register.js';
@@ -26,6 +28,8 @@ export const MODULES: HeraldModule[] = [
   carbonsModule,
   mamModule,
   csiModule,
+  capsModule,
+  pepModule,
   offlineModule,
   registerModule,
 ];

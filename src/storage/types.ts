@@ -130,12 +130,42 @@ export interface ArchiveRepository {
   setPrefs(host: string, username: string, prefs: ArchivePrefs): void;
 }
 
+export type AccessModel = 'open' | 'presence' | 'whitelist';
+
+export interface PepNode {
+  node: string;
+  accessModel: AccessModel;
+  maxItems: number;
+}
+
+export interface PepItem {
+  id: string;
+  /** The item's payload element, serialised. */
+  payload: string;
+  publishedAt: number;
+}
+
+export interface PepRepository {
+  getNode(host: string, username: string, node: string): PepNode | undefined;
+  putNode(host: string, username: string, node: PepNode): void;
+  /** Removes the node and its items. */
+  deleteNode(host: string, username: string, node: string): boolean;
+  listNodes(host: string, username: string): PepNode[];
+  /** Stores (or replaces) an item as the newest, then keeps only the newest `maxItems`. */
+  publish(host: string, username: string, node: string, item: PepItem, maxItems: number): void;
+  retract(host: string, username: string, node: string, id: string): boolean;
+  /** Newest first. */
+  items(host: string, username: string, node: string, limit: number): PepItem[];
+  item(host: string, username: string, node: string, id: string): PepItem | undefined;
+}
+
 export interface Store {
   readonly accounts: AccountRepository;
   readonly roster: RosterRepository;
   readonly offline: OfflineRepository;
   readonly smTombstones: SmTombstoneRepository;
   readonly archive: ArchiveRepository;
+  readonly pep: PepRepository;
   /** Runs fn atomically; nested calls join the outer transaction. */
   transaction<T>(fn: () => T): T;
   close(): void;

@@ -81,10 +81,32 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (host, username)
   );
   `,
+  // 4: personal eventing (XEP-0163): nodes with their access model, and persistent items
+  `
+  CREATE TABLE pep_nodes (
+    host TEXT NOT NULL,
+    username TEXT NOT NULL,
+    node TEXT NOT NULL,
+    access_model TEXT NOT NULL,
+    max_items INTEGER NOT NULL,
+    PRIMARY KEY (host, username, node)
+  ) WITHOUT ROWID;
+  CREATE TABLE pep_items (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    host TEXT NOT NULL,
+    username TEXT NOT NULL,
+    node TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    published_at INTEGER NOT NULL
+  );
+  CREATE UNIQUE INDEX pep_items_id ON pep_items (host, username, node, item_id);
+  CREATE INDEX pep_items_node ON pep_items (host, username, node, seq);
+  `,
 ];
 
 /** Tables holding per-user rows (host, username columns); an account deletion empties them all. */
-export const USER_TABLES = ['roster', 'roster_pending', 'offline', 'sm_tombstones', 'archive', 'archive_prefs'];
+export const USER_TABLES = ['roster', 'roster_pending', 'offline', 'sm_tombstones', 'archive', 'archive_prefs', 'pep_nodes', 'pep_items'];
 
 export function migrate(db: Database): void {
   const current = db.pragma('user_version', { simple: true }) as number;

@@ -6,6 +6,7 @@ import { SqliteAccounts } from './accounts.js';
 import { SqliteArchive } from './archive.js';
 import { migrate } from './migrations.js';
 import { SqliteOffline } from './offline.js';
+import { SqlitePep } from './pep.js';
 import { SqliteRoster } from './roster.js';
 import { SqliteSmTombstones } from './sm-tombstones.js';
 
@@ -16,6 +17,7 @@ export class SqliteStore implements Store {
   readonly offline: SqliteOffline;
   readonly smTombstones: SqliteSmTombstones;
   readonly archive: SqliteArchive;
+  readonly pep: SqlitePep;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -33,6 +35,7 @@ export class SqliteStore implements Store {
     this.offline = new SqliteOffline(this.db);
     this.smTombstones = new SqliteSmTombstones(this.db);
     this.archive = new SqliteArchive(this.db);
+    this.pep = new SqlitePep(this.db);
   }
 
   transaction<T>(fn: () => T): T {
