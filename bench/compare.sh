@@ -92,9 +92,24 @@ start_prosody() {
   if [ ${#pin_server[@]} -gt 0 ]; then taskset -a -p -c 0 "$prosody_pid" >/dev/null; fi
 }
 
+# Other work on this machine (a test suite, a build) skews the figures: wait until it has been
+# quiet (under 10% of a core busy, this script's idle server aside) for 3 s, at most 15 minutes.
+busy_ticks() { awk '/^cpu / {print $2+$3+$4+$7+$8+$9}' /proc/stat; }
+wait_quiet() {
+  local waited=0 a b
+  while :; do
+    a=$(busy_ticks); sleep 3; b=$(busy_ticks)
+    if [ $((b - a)) -lt 30 ]; then break; fi
+    if [ $waited -eq 0 ]; then echo "(waiting for the machine to be quiet: $(((b - a) / 3))% of a core busy)"; fi
+    waited=$((waited + 3))
+    if [ $waited -ge 900 ]; then echo "(still busy after 15 minutes; running anyway)"; break; fi
+  done
+}
+
 # bench NAME PORT PID: runs the load, keeps its output, appends its JSON line to runs.jsonl
 bench() {
   local name=$1 port=$2 pid=$3 rc=0
+  wait_quiet
   echo "--- $name (server pid $pid, port $port)"
   "${pin_load[@]}" node --import tsx bench/load.ts --host 127.0.0.1 --port "$port" --domain localhost \
     --user-prefix u --password "$PW" --pairs "$pairs" --seconds "$seconds" --window "$window" --warmup "$warmup" \
@@ -129,12 +144,13 @@ const rows = [
   ["lost / duplicated", (r) => r.lost === undefined ? undefined : `${r.lost} / ${r.duplicated}`],
   ["server CPU % of a core", (r) => r.server_cpu_pct],
   ["load gen CPU % of a core", (r) => r.loadgen_cpu_pct],
+  ["other procs CPU % of a core", (r) => r.other_cpu_pct],
   ["idle conns", (r) => r.idle?.connections],
   ["RSS before idle KB", (r) => r.idle?.rss_before_kb],
   ["RSS after idle KB", (r) => r.idle?.rss_after_kb],
   ["KB per idle conn", (r) => r.idle?.kb_per_connection],
 ];
-const w = 26, c = 14;
+const w = 28, c = 14;
 console.log("".padEnd(w) + runs.map((r) => r.label.padStart(c)).join(""));
 for (const [name, f] of rows) console.log(name.padEnd(w) + runs.map((r) => String(f(r) ?? "-").padStart(c)).join(""));
 ' "$out/runs.jsonl" | tee "$out/summary.txt"

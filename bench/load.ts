@@ -11,7 +11,7 @@
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { BenchError, RawClient, type FailureKind } from './lib/raw-client.js';
-import { readCpuSeconds, readRssKb, round, Samples, SequenceTracker, type LatencySummary } from './lib/stats.js';
+import { readCpuSeconds, readMachineBusySeconds, readRssKb, round, Samples, SequenceTracker, type LatencySummary } from './lib/stats.js';
 
 const USAGE = `usage: node --import tsx bench/load.ts --host H --port N --domain D --user-prefix P --password PW
          [--pairs 50] [--seconds 20] [--window 20] [--warmup 3] [--idle M --pid PID] [--label NAME]
@@ -158,6 +158,8 @@ interface ThroughputResult {
   undrained: number;
   server_cpu_pct: number | null;
   loadgen_cpu_pct: number;
+  /** CPU the rest of the machine used meanwhile (% of one core): other processes disturb the figures. */
+  other_cpu_pct: number | null;
 }
 
 async function throughput(o: Options, clients: RawClient[]): Promise<ThroughputResult> {
@@ -214,6 +216,7 @@ async function throughput(o: Options, clients: RawClient[]): Promise<ThroughputR
     await sleep(o.warmup * 1000);
     const cpu0 = process.cpuUsage();
     const server0 = o.pid === null ? 0 : readCpuSeconds(o.pid);
+    const machine0 = readMachineBusySeconds();
     const t0 = performance.now();
     measuring = true;
     await sleep(o.seconds * 1000);
@@ -221,6 +224,8 @@ async function throughput(o: Options, clients: RawClient[]): Promise<ThroughputR
     const elapsed = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const serverCpu = o.pid === null ? null : (readCpuSeconds(o.pid) - server0) / elapsed;
+    const loadCpu = (cpu.user + cpu.system) / 1e6 / elapsed;
+    const machineCpu = (readMachineBusySeconds() - machine0) / elapsed;
     // Stop sending and let what is in flight arrive.
     sending = false;
     const deadline = performance.now() + 10_000;
@@ -253,7 +258,8 @@ async function throughput(o: Options, clients: RawClient[]): Promise<ThroughputR
       error_bounces: errorBounces,
       undrained,
       server_cpu_pct: serverCpu === null ? null : Math.round(serverCpu * 100),
-      loadgen_cpu_pct: Math.round(((cpu.user + cpu.system) / 1e6 / elapsed) * 100),
+      loadgen_cpu_pct: Math.round(loadCpu * 100),
+      other_cpu_pct: serverCpu === null ? null : Math.max(0, Math.round((machineCpu - serverCpu - loadCpu) * 100)),
     };
   };
   try {
@@ -320,7 +326,10 @@ async function main(): Promise<number> {
       `integrity: sent ${tp.sent}, delivered ${tp.delivered}, lost ${tp.lost}, duplicated ${tp.duplicated}, ` +
         `out of order ${tp.out_of_order}, error bounces ${tp.error_bounces}${tp.undrained > 0 ? `, still in flight after 10 s: ${tp.undrained}` : ''}`,
     );
-    console.log(`cpu: server ${tp.server_cpu_pct ?? '?'}% of a core, load generator ${tp.loadgen_cpu_pct}% of a core`);
+    console.log(
+      `cpu: server ${tp.server_cpu_pct ?? '?'}% of a core, load generator ${tp.loadgen_cpu_pct}%, other processes ${tp.other_cpu_pct ?? '?'}%` +
+        ((tp.other_cpu_pct ?? 0) > 10 ? ' (WARNING: the machine was not quiet; figures are disturbed)' : ''),
+    );
   }
 
   let idleResult: IdleResult | null = null;

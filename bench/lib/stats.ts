@@ -111,3 +111,11 @@ export function readCpuSeconds(pid: number): number {
   const stime = Number(fields[12]);
   return (utime + stime) / 100;
 }
+
+/** CPU seconds the whole machine has spent busy (all cores, everything but idle and iowait), from /proc/stat. */
+export function readMachineBusySeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] as string;
+  const t = line.trim().split(/\s+/).slice(1).map(Number);
+  const idle = (t[3] ?? 0) + (t[4] ?? 0);
+  return (t.reduce((a, b) => a + b, 0) - idle) / 100;
+}

@@ -46,16 +46,13 @@ export class SmState implements StanzaTracker {
   track(stanza: Element): void {
     this.outbound = (this.outbound + 1) % WRAP;
     this.queue.push({ stanza, at: Date.now() });
-    if (this.queue.length > this.ctx.config.sm.max_queue) {
-      // A client this far behind is not coming back for all of it: end the session, keep the messages.
-      this.ctx.log.warn({ session: this.session.id }, 'stream management queue full; ending the session');
-      setImmediate(() => this.session.streamError('resource-constraint', 'too many unacknowledged stanzas'));
-      return;
-    }
     if (!this.session.connected) {
       this.ctx.bus.fire('sm/queued', { session: this.session, stanza });
+      if (this.queue.length > this.ctx.config.sm.max_queue) this.overflow();
       return;
     }
+    // A connected client may be far behind after a burst (an offline flush); it is only
+    // held to sm.max_queue once it has had sm.max_ack_delay to catch up (see ackDelayed).
     this.requestAck();
   }
 
@@ -73,9 +70,16 @@ export class SmState implements StanzaTracker {
     });
   }
 
+  /** Too much waiting for a client that is not taking it: end the session; its messages go to offline storage. */
+  private overflow(): void {
+    this.ctx.log.warn({ session: this.session.id, queued: this.queue.length }, 'stream management queue full; ending the session');
+    setImmediate(() => this.session.streamError('resource-constraint', 'too many unacknowledged stanzas'));
+  }
+
   private ackDelayed(): void {
     this.ackTimer = null;
     if (!this.session.connected || this.queue.length === 0) return;
+    if (this.queue.length > this.ctx.config.sm.max_queue) this.overflow();
     this.ctx.log.info({ session: this.session.id, unacked: this.queue.length }, 'acknowledgement overdue');
     this.ctx.bus.fire('sm/ack-delayed', { session: this.session, stanzas: this.queue.map((q) => q.stanza) });
   }

@@ -10,17 +10,25 @@ const DEVICELIST = 'eu.siacs.conversations.axolotl.devicelist';
 const AVATAR_META = 'urn:xmpp:avatar:metadata';
 const NICK = 'http://jabber.org/protocol/nick';
 
-/** Makes the client answer disco#info for its caps node, and returns the <c/> to put in presence. */
-function advertiseCaps(c: TestClient, features: string[]): Element {
+/**
+ * Makes the client answer disco#info for its caps node; returns the <c/> to put
+ * in presence and a promise for the moment the server has the answer.
+ */
+function advertiseCaps(c: TestClient, features: string[]): { caps: Element; known: Promise<void> } {
   const identity = { category: 'client', type: 'phone', name: 'Test' };
   const all = ['http://jabber.org/protocol/caps', 'http://jabber.org/protocol/disco#info', ...features].sort();
   // XEP-0115 §5.1, computed here independently of the server.
   const ver = createHash('sha1').update(`${identity.category}/${identity.type}//${identity.name}<${all.map((f) => f + '<').join('')}`).digest('base64');
   const callee = (c.xmpp as unknown as { iqCallee: { get(ns: string, name: string, h: (ctx: { element: Element }) => Element): void } }).iqCallee;
-  callee.get('http://jabber.org/protocol/disco#info', 'query', (ctx) =>
-    xml('query', { xmlns: 'http://jabber.org/protocol/disco#info', node: ctx.element.attrs.node }, xml('identity', identity), ...all.map((v) => xml('feature', { var: v }))),
-  );
-  return xml('c', { xmlns: 'http://jabber.org/protocol/caps', hash: 'sha-1', node: 'https://herald.test/client', ver });
+  let answered: () => void = () => undefined;
+  const asked = new Promise<void>((resolve) => (answered = resolve));
+  callee.get('http://jabber.org/protocol/disco#info', 'query', (ctx) => {
+    setImmediate(answered);
+    return xml('query', { xmlns: 'http://jabber.org/protocol/disco#info', node: ctx.element.attrs.node }, xml('identity', identity), ...all.map((v) => xml('feature', { var: v })));
+  });
+  // The answer and a later ping travel on one connection, so the pong means the server read the answer.
+  const known = asked.then(() => c.iq(xml('iq', { type: 'get', to: 'localhost' }, xml('ping', { xmlns: 'urn:xmpp:ping' })))).then(() => undefined);
+  return { caps: xml('c', { xmlns: 'http://jabber.org/protocol/caps', hash: 'sha-1', node: 'https://herald.test/client', ver }), known };
 }
 
 async function befriend(a: TestClient, aJid: string, b: TestClient, bJid: string): Promise<void> {
@@ -67,9 +75,9 @@ describe('personal eventing (XEP-0163)', () => {
         await c.send(xml('presence'));
       }
       await befriend(alice, 'alice@localhost', bob, 'bob@localhost');
-      const caps = advertiseCaps(bob, [`${DEVICELIST}+notify`, `${AVATAR_META}+notify`]);
+      const { caps, known } = advertiseCaps(bob, [`${DEVICELIST}+notify`, `${AVATAR_META}+notify`]);
       await bob.send(xml('presence', {}, caps));
-      await new Promise((r) => setTimeout(r, 300)); // the server asks bob for his features
+      await known;
 
       const devices = xml('list', { xmlns: 'eu.siacs.conversations.axolotl' }, xml('device', { id: '1234' }));
       const r = await publish(alice, DEVICELIST, 'current', devices, 'open');
@@ -101,7 +109,8 @@ describe('personal eventing (XEP-0163)', () => {
       // A second resource of bob's gets the newest items as soon as its caps are known.
       const bob2 = await TestClient.connect(h, 'bob', 'bob-pass', { resource: 'b2' });
       try {
-        await bob2.send(xml('presence', {}, advertiseCaps(bob2, [`${DEVICELIST}+notify`, `${AVATAR_META}+notify`])));
+        // Same features, same hash: the server knows them already and asks nothing.
+        await bob2.send(xml('presence', {}, advertiseCaps(bob2, [`${DEVICELIST}+notify`, `${AVATAR_META}+notify`]).caps));
         await bob2.waitFor((el) => eventItem(el, DEVICELIST) !== undefined);
         await bob2.waitFor((el) => eventItem(el, AVATAR_META) !== undefined);
       } finally {
