@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { EventBus } from './core/bus.js';
 import { ClientSession } from './core/c2s-session.js';
+import { ComponentSession } from './core/component-session.js';
 import type { ServerContext } from './core/context.js';
 import { DiscoRegistry } from './core/disco-registry.js';
 import type { EventMap } from './core/events.js';
@@ -43,7 +44,9 @@ export class Server {
     const bus = new EventBus<EventMap>();
     const sessions = new SessionRegistry();
     const hosts = new Set(config.server.domains);
+    this.http = new HttpRouter(log);
     this.ctx = {
+      http: this.http,
       config,
       hosts,
       store: this.store,
@@ -59,7 +62,6 @@ export class Server {
       shutdownHooks: [],
     };
     this.connections = new PerMinuteLimiter(config.limits.connections_per_ip_per_minute);
-    this.http = new HttpRouter(log);
     for (const m of MODULES) m.install(this.ctx);
   }
 
@@ -78,6 +80,10 @@ export class Server {
       );
       srv.on('tlsClientError', (err) => this.log.debug({ err }, 'TLS handshake failed'));
       await this.listen(srv, config.c2s.direct_tls_port, host, 'c2s (direct TLS)');
+    }
+    if (config.components.port !== 0 && config.component.length > 0) {
+      const srv = net.createServer((socket) => new ComponentSession(this.ctx, socket));
+      await this.listen(srv, config.components.port, host, 'components (XEP-0114)');
     }
     if (config.http.port !== 0) {
       this.http.route('/health', (_req, res) =>

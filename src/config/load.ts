@@ -71,6 +71,13 @@ function semanticChecks(c: Config): ConfigProblem[] {
   for (const k of ['cert', 'key'] as const) {
     if (c.tls[k] !== '' && !existsSync(c.tls[k])) out.push({ option: `tls.${k}`, message: `file not found: ${c.tls[k]}` });
   }
+  const componentDomains = new Set<string>();
+  for (const [i, comp] of c.component.entries()) {
+    if (c.server.domains.includes(comp.domain) || componentDomains.has(comp.domain)) {
+      out.push({ option: `component[${i}].domain`, message: `${comp.domain} is already served` });
+    }
+    componentDomains.add(comp.domain);
+  }
   const seen = new Set<string>();
   for (const d of c.server.domains) {
     if (d !== d.toLowerCase() || /[\s/@]/.test(d)) out.push({ option: 'server.domains', message: `not a valid lower-case domain: ${d}` });
@@ -81,6 +88,7 @@ function semanticChecks(c: Config): ConfigProblem[] {
     ['c2s.port', c.c2s.port],
     ['c2s.direct_tls_port', c.c2s.direct_tls_port],
     ['http.port', c.http.port],
+    ['components.port', c.components.port],
   ] as const;
   for (const [name, p] of ports) {
     for (const [other, q] of ports) {

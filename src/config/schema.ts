@@ -95,6 +95,31 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    push: z
+      .object({
+        with_body: z.boolean().default(false),
+        with_sender: z.boolean().default(false),
+        important_body: z.string().default('New Message!'),
+        max_devices: positiveInt.default(5),
+        max_errors: positiveInt.default(16),
+        max_hibernation_timeout: positiveInt.default(259200),
+        batch_interval: z.number().min(0).default(1),
+        retry_max_attempts: positiveInt.default(12),
+        retry_max_age: positiveInt.default(86400),
+        retry_base_delay: z.number().positive().default(1),
+        retry_max_delay: positiveInt.default(900),
+        response_timeout: positiveInt.default(30),
+        dedup_window: positiveInt.default(259200),
+      })
+      .strict()
+      .prefault({}),
+    components: z
+      .object({
+        port: port.default(5347),
+      })
+      .strict()
+      .prefault({}),
+    component: z.array(z.object({ domain: z.string().min(1), secret: z.string().min(8) }).strict()).default([]),
     limits: z
       .object({
         max_stanza_bytes: positiveInt.default(262144),

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
+import type { HttpRouter } from '../net/http.js';
 import type { PerMinuteLimiter } from '../net/rate-limit.js';
 import type { Store } from '../storage/types.js';
 import type { Element } from '../xml/element.js';
@@ -26,6 +27,8 @@ export interface ServerContext {
   readonly log: Logger;
   readonly streamFeatures: StreamFeatures;
   readonly disco: DiscoRegistry;
+  /** Routes on the HTTP port (metrics, push endpoints). */
+  readonly http: HttpRouter;
   readonly authFailures: PerMinuteLimiter;
   /** Key for the salts shown for unknown users, so SCRAM does not reveal which accounts exist. */
   readonly saslSaltKey: Buffer;

@@ -13,6 +13,12 @@ export interface Identity {
  * per-server data such as a public key.
  */
 export class DiscoRegistry {
-  readonly host = { identities: [] as Identity[], features: new Set<string>(), forms: [] as (() => Element)[] };
+  readonly host = {
+    identities: [] as Identity[],
+    features: new Set<string>(),
+    forms: [] as (() => Element)[],
+    /** disco#items of the server: connected components and services, by JID, with an optional name. */
+    items: new Map<string, string | undefined>(),
+  };
   readonly account = { identities: [] as Identity[], features: new Set<string>(), forms: [] as (() => Element)[] };
 }

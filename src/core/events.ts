@@ -82,6 +82,15 @@ export interface PushTriggerEvent {
   archiveId?: string;
 }
 
+export interface PushDeliveredEvent {
+  host: string;
+  username: string;
+  frontend: string;
+  /** The resource that enabled the registration. */
+  resource: string | null;
+  important: boolean;
+}
+
 export interface CapsEvent {
   session: ClientSession;
   features: ReadonlySet<string>;
@@ -141,6 +150,8 @@ export interface EventMap {
   'sm/ack-delayed': SmStanzasEvent;
   'sm/resumed': SessionEvent;
   'push/trigger': PushTriggerEvent;
+  /** A push left the outbox and the push service accepted it. */
+  'push/delivered': PushDeliveredEvent;
   /** A session's XEP-0115 capabilities are known (after its available presence). */
   'caps/resolved': CapsEvent;
   'session/activity': ActivityEvent;

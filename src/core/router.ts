@@ -126,7 +126,7 @@ export class Router {
     const { stanza, to } = event;
     const type = stanza.attrs.type;
     if (type === 'result' || type === 'error') {
-      if (this.iq.settle(stanza, stanza.attrs.from ?? '')) return;
+      if (this.iq.settle(stanza, event.from.toString())) return;
       if (target === 'full') {
         const session = this.sessions.get(to);
         if (session) session.send(stanza);

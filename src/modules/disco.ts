@@ -38,6 +38,13 @@ function accountInfo(ctx: ServerContext, e: StanzaEvent, self: boolean): true {
   return true;
 }
 
+function hostItems(ctx: ServerContext, e: StanzaEvent): true {
+  const node = (e.stanza.firstElement() as Element).attrs.node;
+  const items = node === undefined ? [...ctx.disco.host.items].map(([jid, name]) => x('item', { jid, name })) : [];
+  ctx.router.reply(e, iqResult(e.stanza, x('query', { xmlns: NS.discoItems, node }, items)));
+  return true;
+}
+
 function emptyItems(ctx: ServerContext, e: StanzaEvent): true {
   const node = (e.stanza.firstElement() as Element).attrs.node;
   ctx.router.reply(e, iqResult(e.stanza, x('query', { xmlns: NS.discoItems, node })));
@@ -55,7 +62,7 @@ export const discoModule: HeraldModule = {
     ctx.bus.on(`iq-get/self/${NS.discoInfo}:query`, (e) => accountInfo(ctx, e, true));
     ctx.bus.on(`iq-get/bare/${NS.discoInfo}:query`, (e) => accountInfo(ctx, e, false));
     // Low priority so that modules publishing items (components, PEP) answer first.
-    ctx.bus.on(`iq-get/host/${NS.discoItems}:query`, (e) => emptyItems(ctx, e), -100);
+    ctx.bus.on(`iq-get/host/${NS.discoItems}:query`, (e) => hostItems(ctx, e), -100);
     ctx.bus.on(`iq-get/self/${NS.discoItems}:query`, (e) => emptyItems(ctx, e), -100);
     ctx.bus.on(`iq-get/bare/${NS.discoItems}:query`, (e) => emptyItems(ctx, e), -100);
   },

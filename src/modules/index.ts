@@ -2,6 +2,7 @@ import { activityModule } from '../core/activity.js';
 import type { HeraldModule } from '../core/context.js';
 import { pushTriggerModule } from '../core/push-trigger.js';
 import { streamManagementModule } from '../core/stream-management.js';
+import { pushPipelineModule } from '../push/pipeline.js';
 import { capsModule } from './caps.js';
 import { carbonsModule } from './carbons.js';
 import { csiModule } from './csi.js';
@@ -30,6 +31,7 @@ export const MODULES: HeraldModule[] = [
   csiModule,
   capsModule,
   pepModule,
+  pushPipelineModule,
   offlineModule,
   registerModule,
 ];

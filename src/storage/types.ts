@@ -159,6 +159,75 @@ export interface PepRepository {
   item(host: string, username: string, node: string, id: string): PepItem | undefined;
 }
 
+export interface PushRegistration {
+  id: number;
+  host: string;
+  username: string;
+  /** Which protocol created it: 'xep0357', 'webpush', ... */
+  frontend: string;
+  /** Where pushes go: an app server JID, a push service URL. */
+  service: string;
+  node: string;
+  /** The resource that enabled it: its session's state decides some pushes. */
+  resource: string | null;
+  /** Front-end data (publish-options, keys, filters), as JSON. */
+  options: string;
+  createdAt: number;
+  /** Consecutive permanent errors; a success resets it. */
+  errorCount: number;
+}
+
+export type NewPushRegistration = Omit<PushRegistration, 'id' | 'createdAt' | 'errorCount'>;
+
+export interface PushRegistrationRepository {
+  /** Creates or replaces (same user, front-end, service and node); returns its id. */
+  upsert(r: NewPushRegistration): number;
+  get(id: number): PushRegistration | undefined;
+  forUser(host: string, username: string, frontend?: string): PushRegistration[];
+  /** Removes matching registrations (every node of the service when node is undefined); returns how many. */
+  remove(host: string, username: string, frontend: string, service: string, node?: string): number;
+  removeById(id: number): void;
+  /** Returns the new count. */
+  countError(id: number): number;
+  resetErrors(id: number): void;
+  countByFrontend(): Record<string, number>;
+}
+
+export type OutboxState = 'pending' | 'sent' | 'failed' | 'coalesced';
+
+export interface OutboxEntry {
+  id: number;
+  registrationId: number;
+  dedupKey: string;
+  reason: string;
+  important: boolean;
+  priority: string;
+  /** Coalesced with others of its registration due at the same time (hibernation batching). */
+  batched: boolean;
+  payload: string;
+  state: OutboxState;
+  attempts: number;
+  createdAt: number;
+  notBefore: number;
+  lastError: string | null;
+}
+
+export type NewOutboxEntry = Pick<OutboxEntry, 'registrationId' | 'dedupKey' | 'reason' | 'important' | 'priority' | 'batched' | 'payload' | 'notBefore'>;
+
+export interface PushOutboxRepository {
+  /** Null when this registration already has an entry with this dedup key. */
+  add(e: NewOutboxEntry): number | null;
+  get(id: number): OutboxEntry | undefined;
+  /** Pending entries due at `now`, oldest first. */
+  due(now: number, limit: number): OutboxEntry[];
+  nextDue(): number | undefined;
+  /** Applies outcomes in one transaction. */
+  settle(updates: { id: number; state: OutboxState; attempts: number; notBefore: number; lastError: string | null }[]): void;
+  pendingCount(): number;
+  /** Forgets settled entries older than the time given (they served deduplication). */
+  prune(before: number): number;
+}
+
 export interface Store {
   readonly accounts: AccountRepository;
   readonly roster: RosterRepository;
@@ -166,6 +235,8 @@ export interface Store {
   readonly smTombstones: SmTombstoneRepository;
   readonly archive: ArchiveRepository;
   readonly pep: PepRepository;
+  readonly pushRegistrations: PushRegistrationRepository;
+  readonly pushOutbox: PushOutboxRepository;
   /** Runs fn atomically; nested calls join the outer transaction. */
   transaction<T>(fn: () => T): T;
   close(): void;

@@ -49,6 +49,16 @@ export const NS = {
   pubsubOwner: 'http://jabber.org/protocol/pubsub#owner',
   pubsubErrors: 'http://jabber.org/protocol/pubsub#errors',
   caps: 'http://jabber.org/protocol/caps',
+  push: 'urn:xmpp:push:0',
+  pushSummary: 'urn:xmpp:push:summary',
+  publishOptions: 'http://jabber.org/protocol/pubsub#publish-options',
+  tigaseEncrypt: 'tigase:push:encrypt:0',
+  tigasePriority: 'tigase:push:priority:0',
+  tigaseIgnoreUnknown: 'tigase:push:filter:ignore-unknown:0',
+  tigaseMuted: 'tigase:push:filter:muted:0',
+  tigaseGroupchat: 'tigase:push:filter:groupchat:0',
+  reference: 'urn:xmpp:reference:0',
+  jingleRtp: 'urn:xmpp:jingle:apps:rtp:1',
 } as const;
 
 /** Namespaces a top-level stanza may carry on the wire; internally all become jabber:client. */

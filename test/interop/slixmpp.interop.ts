@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -98,8 +98,8 @@ async function scenario(h: HeraldProcess, script: string, args: string[], opts: 
   return observed;
 }
 
-/** Herald's own "authenticated" log lines written while `fn` ran: the mechanism as the server saw it. */
-async function serverAuthLog<T>(h: HeraldProcess, fn: () => Promise<T>): Promise<[T, Json[]]> {
+/** Herald's own JSON log lines with one of the messages `msgs`, written while `fn` ran. */
+async function serverLog<T>(h: HeraldProcess, msgs: string[], fn: () => Promise<T>): Promise<[T, Json[]]> {
   const from = h.output.length;
   const result = await fn();
   await new Promise((r) => setTimeout(r, 100)); // log lines arrive through a pipe
@@ -107,8 +107,13 @@ async function serverAuthLog<T>(h: HeraldProcess, fn: () => Promise<T>): Promise
     .slice(from)
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Json)
-    .filter((l) => l.msg === 'authenticated');
+    .filter((l) => msgs.includes(l.msg as string));
   return [result, lines];
+}
+
+/** Herald's own "authenticated" log lines written while `fn` ran: the mechanism as the server saw it. */
+function serverAuthLog<T>(h: HeraldProcess, fn: () => Promise<T>): Promise<[T, Json[]]> {
+  return serverLog(h, ['authenticated'], fn);
 }
 
 const user = (name: string): string[] => ['--user', name, '--password', `${name}-pass`];
@@ -345,5 +350,230 @@ describe('slixmpp interop: stream management (XEP-0198) plugin', { timeout: 60_0
       assert.equal(o.sm_enabled, false);
       assert.equal(o.acked_h, 0);
     }
+  });
+});
+
+/** Waits for a file the scenario script creates; fails early if the script ends first. */
+async function scriptReached(path: string, script: Promise<Json>, timeoutMs: number): Promise<void> {
+  let ended: Json | Error | undefined;
+  script.then(
+    (o) => (ended = o),
+    (e: Error) => (ended = e),
+  );
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(path)) {
+    if (ended instanceof Error) throw ended;
+    if (ended) throw new Error(`the script ended before creating ${path}: ${JSON.stringify(ended)}`);
+    if (Date.now() > deadline) throw new Error(`the script did not create ${path} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const sentIds = (n: number): string[] => Array.from({ length: n }, (_, i) => `sm-${String(i + 1).padStart(2, '0')}`);
+
+describe('slixmpp interop: stream management resumption (XEP-0198)', { timeout: 120_000 }, () => {
+  let h: HeraldProcess;
+  before(async () => {
+    h = await HeraldProcess.start();
+    for (const u of ['alice', 'bob', 'carol', 'dave']) await h.addUser(u, `${u}-pass`);
+  });
+  after(() => h.cleanup());
+
+  it('resumes a session whose TCP connection was cut; the 10 messages sent meanwhile arrive once each', async () => {
+    const [o, log] = await serverLog(h, ['hibernating', 'session resumed'], () =>
+      scenario(h, 'sm_resume.py', [...pair('bob', 'alice'), '--count', '10']),
+    );
+    assert.deepEqual(o.enabled, { id: o.before_cut.sm_id, resume: true, max: '300' }, 'resumable for the default 300 s');
+    assert.equal(o.after_cut.sm_id, o.before_cut.sm_id, 'slixmpp kept the SM id through the disconnection');
+    assert.equal(o.received_while_away, 0);
+    assert.equal(o.reconnection.resumed, true, JSON.stringify(o.reconnection));
+    assert.equal(o.reconnection.resumed_previd, o.before_cut.sm_id);
+    assert.equal(o.reconnection.resumed_h, o.before_cut.sent, "<resumed h/> counts everything bob sent before the cut");
+    assert.equal(o.jid_after, o.jid_before);
+    assert.equal(o.jid_before, 'bob@localhost/phone');
+    assert.deepEqual(o.session_starts, ['bob@localhost/phone'], 'no new session: session_start fired only once');
+    const got = o.received as Json[];
+    assert.deepEqual(
+      got.map((m) => m.id),
+      sentIds(10),
+      'each message once, in order',
+    );
+    assert.ok(got.every((m) => m.from === 'alice@localhost/desk'));
+    assert.ok(got.every((m) => m.delayed), 'resent stanzas carry a XEP-0203 delay');
+    assert.ok(got.every((m) => m.delay_text === ''), `resent from the session's queue, not from offline storage: ${JSON.stringify(got)}`);
+    assert.equal(o.echo, 'still here ✓');
+    assert.equal(o.after_reconnect.sm_id, o.before_cut.sm_id, 'the same SM session goes on');
+    assert.equal(o.after_reconnect.enabled_in, true);
+    assert.deepEqual(
+      log.map((l) => l.msg),
+      ['hibernating', 'session resumed'],
+      `Herald's view: ${JSON.stringify(log)}`,
+    );
+    assert.equal(log[0]?.unacked, 0, 'bob had acknowledged everything when his connection went');
+  });
+
+  /**
+   * Runs sm_resume.py expecting <failed/>: `whileAway` runs once the script's
+   * user is away with the messages sent, and must leave a Herald that has
+   * ended the hibernating session; then the script reconnects.
+   */
+  async function resumptionFails(user: string, contact: string, whileAway: () => Promise<void>): Promise<Json> {
+    const sync = mkdtempSync(join(tmpdir(), 'herald-sm-sync-'));
+    try {
+      const run = scenario(h, 'sm_resume.py', [...pair(user, contact), '--count', '10', '--sync', sync, '--expect', 'failed', '--timeout', '30']);
+      run.catch(() => undefined); // awaited below; a failure before `away` is reported by scriptReached
+      await scriptReached(join(sync, 'away'), run, 30_000);
+      await whileAway();
+      writeFileSync(join(sync, 'return'), '');
+      const o = await run;
+      assert.equal(o.received_while_away, 0);
+      assert.deepEqual(o.reconnection, {
+        resumed: false,
+        failed_h: o.before_cut.sent,
+        failed_conditions: ['item-not-found'],
+      });
+      assert.equal(o.jid_after, `${user}@localhost/phone`);
+      assert.deepEqual(o.session_starts, [`${user}@localhost/phone`, `${user}@localhost/phone`], 'a new session after <failed/>');
+      assert.notEqual(o.after_reconnect.sm_id, o.before_cut.sm_id, 'SM enabled afresh on the new session');
+      const got = o.received as Json[];
+      assert.deepEqual(got.map((m) => m.id), sentIds(10), 'each message once, in order');
+      assert.ok(got.every((m) => m.delayed && m.from === `${contact}@localhost/desk`), JSON.stringify(got));
+      assert.ok(got.every((m) => m.delay_text === 'Offline Storage'), `delivered from offline storage: ${JSON.stringify(got)}`);
+      assert.equal(o.echo, 'still here ✓');
+      return o;
+    } finally {
+      rmSync(sync, { recursive: true, force: true });
+    }
+  }
+
+  it('after a graceful restart resumption fails (<failed h/>) and the messages come from offline storage, none lost', async () => {
+    await resumptionFails('dave', 'carol', async () => {
+      h = await h.restart();
+    });
+  });
+
+  it('after the resumption timeout (HERALD_SM_RESUME_TIMEOUT=2) resumption fails and the messages come from offline storage', async () => {
+    const old = h;
+    h = await HeraldProcess.start({ env: { HERALD_SM_RESUME_TIMEOUT: '2' } });
+    try {
+      for (const u of ['erin', 'frank']) await h.addUser(u, `${u}-pass`);
+      const from = h.output.length;
+      const o = await resumptionFails('frank', 'erin', () => h.waitForLog('resumption timed out', 10_000));
+      assert.equal(o.enabled.max, '2', '<enabled max/> tells the configured timeout');
+      const timedOut = h.output.slice(from).filter((l) => l.includes('resumption timed out'));
+      assert.equal(timedOut.length, 1, timedOut.join('\n'));
+    } finally {
+      await h.cleanup();
+      h = old;
+    }
+  });
+});
+
+describe('slixmpp interop: message carbons (XEP-0280)', { timeout: 60_000 }, () => {
+  let h: HeraldProcess;
+  before(async () => {
+    h = await HeraldProcess.start();
+    for (const u of ['alice', 'bob']) await h.addUser(u, `${u}-pass`);
+  });
+  after(() => h.cleanup());
+
+  it('copies received and sent messages to the other carbons-enabled resource, and nothing more', async () => {
+    const o = await scenario(h, 'carbons.py', pair('alice', 'bob'));
+    const none = { direct: [], carbon_received: [], carbon_sent: [] };
+    assert.equal(o.carbons_enabled, true);
+
+    const toPhone = { id: 'to-phone', from: 'bob@localhost/desk', to: 'alice@localhost/phone', body: 'to your phone 📱' };
+    assert.deepEqual(o.to_phone, {
+      phone: { ...none, direct: [toPhone] },
+      laptop: { ...none, carbon_received: [{ wrapper_from: 'alice@localhost', wrapper_to: 'alice@localhost/laptop', ...toPhone }] },
+      contact: none,
+    });
+
+    const fromPhone = { id: 'from-phone', from: 'alice@localhost/phone', to: 'bob@localhost', body: 'sent from my phone ✓' };
+    assert.deepEqual(o.from_phone, {
+      phone: none,
+      laptop: { ...none, carbon_sent: [{ wrapper_from: 'alice@localhost', wrapper_to: 'alice@localhost/laptop', ...fromPhone }] },
+      contact: { ...none, direct: [fromPhone] },
+    });
+
+    // To the bare JID: Herald delivers to both resources (same priority), so neither needs a carbon.
+    const toBare = { id: 'to-bare', from: 'bob@localhost/desk', to: 'alice@localhost', body: 'to all of you 👥' };
+    assert.deepEqual(o.to_bare, {
+      phone: { ...none, direct: [toBare] },
+      laptop: { ...none, direct: [toBare] },
+      contact: none,
+    });
+
+    assert.deepEqual(o.private, {
+      phone: none,
+      laptop: none,
+      contact: { ...none, direct: [{ id: 'private', from: 'alice@localhost/phone', to: 'bob@localhost', body: 'not for my other devices 🔒' }] },
+    });
+  });
+});
+
+describe('slixmpp interop: message archive (XEP-0313, XEP-0359)', { timeout: 60_000 }, () => {
+  let h: HeraldProcess;
+  before(async () => {
+    h = await HeraldProcess.start();
+    for (const u of ['alice', 'bob']) await h.addUser(u, `${u}-pass`);
+  });
+  after(() => h.cleanup());
+
+  it('marks a live message with <stanza-id by=bob@localhost> and pages the archive of 121 messages by 50 to a complete end', async () => {
+    const o = await scenario(h, 'mam.py', [...pair('bob', 'alice'), '--count', '120', '--page', '50']);
+    assert.equal(o.live.stanza_id_count, 1);
+    assert.equal(o.live.stanza_id.by, 'bob@localhost');
+    assert.match(o.live.stanza_id.id as string, /^.+$/);
+    assert.equal(o.live_received, 121);
+
+    const pages = o.pages as Json[];
+    assert.deepEqual(
+      pages.map((p) => [p.results, p.complete]),
+      [
+        [50, null],
+        [50, null],
+        [21, 'true'],
+      ],
+      'three pages, the last one complete (slixmpp stops there or after an empty page)',
+    );
+    const archived = o.archived as Json[];
+    const ids = ['mam-live', ...Array.from({ length: 120 }, (_, i) => `mam-${String(i + 1).padStart(3, '0')}`)];
+    assert.deepEqual(archived.map((a) => a.id), ids, 'oldest first, each once');
+    assert.equal(new Set(archived.map((a) => a.archive_id)).size, 121, 'archive ids are distinct');
+    assert.equal(archived[0]?.archive_id, o.live.stanza_id.id, "the live stanza-id is the message's archive id");
+    for (const [i, p] of pages.entries()) {
+      const slice = archived.slice(i * 50, i * 50 + p.results);
+      assert.equal(p.first, slice[0]?.archive_id, `RSM first of page ${i + 1}`);
+      assert.equal(p.last, slice.at(-1)?.archive_id, `RSM last of page ${i + 1}`);
+    }
+    assert.ok(archived.every((a) => a.from === 'alice@localhost/desk' && a.delay), 'forwarded with the original from and a delay');
+  });
+});
+
+describe('slixmpp interop: client state indication (XEP-0352)', { timeout: 60_000 }, () => {
+  let h: HeraldProcess;
+  before(async () => {
+    h = await HeraldProcess.start();
+    for (const u of ['alice', 'bob']) await h.addUser(u, `${u}-pass`);
+  });
+  after(() => h.cleanup());
+
+  it('holds a chat state while inactive and releases it just before the next message with a body', async () => {
+    const o = await scenario(h, 'csi.py', [...pair('bob', 'alice'), '--hold-ms', '500']);
+    assert.equal(o.csi_offered, true);
+    assert.deepEqual(o.during_hold, [], 'nothing arrives for 500 ms');
+    const after = o.after_body as Json[];
+    assert.deepEqual(
+      after.map((m) => [m.id, m.chat_state, m.body]),
+      [
+        ['csi-state', 'composing', null],
+        ['csi-body', 'active', 'a body wakes you up ⏰'],
+      ],
+    );
+    assert.ok(after.every((m) => (m.ms_after_send as number) < 450), `released at once: ${JSON.stringify(after)}`);
+    const active = o.after_active as Json[];
+    assert.deepEqual(active.map((m) => [m.id, m.chat_state]), [['csi-active', 'paused']], 'once active, chat states flow');
+    assert.ok((active[0]?.ms_after_send as number) < 450, JSON.stringify(active));
   });
 });

@@ -103,10 +103,44 @@ const MIGRATIONS: string[] = [
   CREATE UNIQUE INDEX pep_items_id ON pep_items (host, username, node, item_id);
   CREATE INDEX pep_items_node ON pep_items (host, username, node, seq);
   `,
+  // 5: the push pipeline: registrations of every front-end, and the durable outbox
+  `
+  CREATE TABLE push_registrations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    host TEXT NOT NULL,
+    username TEXT NOT NULL,
+    frontend TEXT NOT NULL,
+    service TEXT NOT NULL,
+    node TEXT NOT NULL DEFAULT '',
+    resource TEXT,
+    options TEXT NOT NULL DEFAULT '{}',
+    created_at INTEGER NOT NULL,
+    error_count INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE UNIQUE INDEX push_registrations_key ON push_registrations (host, username, frontend, service, node);
+  CREATE TABLE push_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    registration_id INTEGER NOT NULL,
+    dedup_key TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    important INTEGER NOT NULL,
+    priority TEXT NOT NULL,
+    batched INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed', 'coalesced')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    not_before INTEGER NOT NULL,
+    last_error TEXT
+  );
+  CREATE UNIQUE INDEX push_outbox_dedup ON push_outbox (registration_id, dedup_key);
+  CREATE INDEX push_outbox_due ON push_outbox (state, not_before);
+  CREATE INDEX push_outbox_age ON push_outbox (created_at);
+  `,
 ];
 
 /** Tables holding per-user rows (host, username columns); an account deletion empties them all. */
-export const USER_TABLES = ['roster', 'roster_pending', 'offline', 'sm_tombstones', 'archive', 'archive_prefs', 'pep_nodes', 'pep_items'];
+export const USER_TABLES = ['roster', 'roster_pending', 'offline', 'sm_tombstones', 'archive', 'archive_prefs', 'pep_nodes', 'pep_items', 'push_registrations'];
 
 export function migrate(db: Database): void {
   const current = db.pragma('user_version', { simple: true }) as number;

@@ -7,6 +7,7 @@ import { SqliteArchive } from './archive.js';
 import { migrate } from './migrations.js';
 import { SqliteOffline } from './offline.js';
 import { SqlitePep } from './pep.js';
+import { SqlitePushOutbox, SqlitePushRegistrations } from './push.js';
 import { SqliteRoster } from './roster.js';
 import { SqliteSmTombstones } from './sm-tombstones.js';
 
@@ -18,6 +19,8 @@ export class SqliteStore implements Store {
   readonly smTombstones: SqliteSmTombstones;
   readonly archive: SqliteArchive;
   readonly pep: SqlitePep;
+  readonly pushRegistrations: SqlitePushRegistrations;
+  readonly pushOutbox: SqlitePushOutbox;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -36,6 +39,8 @@ export class SqliteStore implements Store {
     this.smTombstones = new SqliteSmTombstones(this.db);
     this.archive = new SqliteArchive(this.db);
     this.pep = new SqlitePep(this.db);
+    this.pushRegistrations = new SqlitePushRegistrations(this.db);
+    this.pushOutbox = new SqlitePushOutbox(this.db);
   }
 
   transaction<T>(fn: () => T): T {

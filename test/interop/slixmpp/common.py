@@ -123,6 +123,8 @@ class Client(slixmpp.ClientXMPP):
         self.add_filter('out', self._watch_out)
         self.add_filter('in', self._watch_in)
         self.add_event_handler('session_start', self._on_session_start)
+        # Only raised with xep_0198 loaded, when a reconnection resumed the session.
+        self.add_event_handler('session_resumed', self._on_session_resumed)
         self.add_event_handler('failed_auth', self._on_failed_auth)
         self.add_event_handler('failed_all_auth', lambda _e: self._settle(ScenarioFailure(
             f'{self.boundjid.bare}: authentication failed: {", ".join(self.sasl_failures) or "no usable mechanism"}')))
@@ -180,6 +182,10 @@ class Client(slixmpp.ClientXMPP):
         self.bound_jid = str(self.boundjid)
         self._settle(None)
 
+    def _on_session_resumed(self, _event) -> None:
+        self._note_tls()
+        self._settle(None)
+
     def _settle(self, error: Optional[BaseException]) -> None:
         if self._outcome is None or self._outcome.done():
             return
@@ -209,6 +215,28 @@ class Client(slixmpp.ClientXMPP):
 
     async def start(self) -> None:
         """Connects (STARTTLS required) and waits for session_start; raises ScenarioFailure otherwise."""
+        self._outcome = asyncio.get_running_loop().create_future()
+        self.connect(address=self._dial, force_starttls=True)
+        await self._outcome
+
+    async def cut(self) -> None:
+        """
+        Loses the connection the way a dead network does: the TCP connection
+        is dropped with nothing more written, no </stream:stream> (which
+        disconnect() would send) and no TLS close_notify. Waits for slixmpp
+        to notice (its 'disconnected' event).
+        """
+        check(self.transport is not None, f'{self.boundjid}: not connected, nothing to cut')
+        gone = self.expect('disconnected', timeout=3, what='the end of the connection after cutting it')
+        self.transport.abort()
+        await gone
+
+    async def reconnect(self) -> None:
+        """
+        Connects again after cut() and waits until the session is back:
+        resumed (XEP-0198 'session_resumed', with xep_0198 loaded and a
+        resumable session) or a new one ('session_start').
+        """
         self._outcome = asyncio.get_running_loop().create_future()
         self.connect(address=self._dial, force_starttls=True)
         await self._outcome

@@ -1,0 +1,52 @@
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { Store } from '../storage/types.js';
+
+/** Prometheus metrics of one server, on its own registry (several servers may share a process in tests). */
+export class PushMetrics {
+  readonly registry = new Registry();
+  readonly triggers: Counter<'reason'>;
+  readonly decisions: Counter<'frontend' | 'reason' | 'decision'>;
+  readonly pushes: Counter<'frontend' | 'reason' | 'outcome' | 'condition'>;
+  readonly retries: Counter<'frontend'>;
+  readonly deduplicated: Counter<'frontend'>;
+  readonly disabled: Counter<'frontend' | 'why'>;
+
+  constructor(store: Store) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'herald_' });
+    this.triggers = new Counter({ name: 'herald_push_triggers_total', help: 'Push triggers by reason', labelNames: ['reason'], registers });
+    this.decisions = new Counter({
+      name: 'herald_push_decisions_total',
+      help: 'Match decisions per registration, by front-end, trigger reason and decision',
+      labelNames: ['frontend', 'reason', 'decision'],
+      registers,
+    });
+    this.pushes = new Counter({
+      name: 'herald_pushes_total',
+      help: 'Pushes sent, by front-end, trigger reason, outcome (sent, retry, failed) and error condition',
+      labelNames: ['frontend', 'reason', 'outcome', 'condition'],
+      registers,
+    });
+    this.retries = new Counter({ name: 'herald_push_retries_total', help: 'Push retries scheduled', labelNames: ['frontend'], registers });
+    this.deduplicated = new Counter({ name: 'herald_push_deduplicated_total', help: 'Pushes not queued because that stanza already had one', labelNames: ['frontend'], registers });
+    this.disabled = new Counter({ name: 'herald_push_registrations_disabled_total', help: 'Registrations removed by the server', labelNames: ['frontend', 'why'], registers });
+    new Gauge({
+      name: 'herald_push_outbox_depth',
+      help: 'Pushes waiting in the outbox',
+      registers,
+      collect() {
+        this.set(store.pushOutbox.pendingCount());
+      },
+    });
+    new Gauge({
+      name: 'herald_push_registrations',
+      help: 'Push registrations by front-end',
+      labelNames: ['frontend'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [frontend, n] of Object.entries(store.pushRegistrations.countByFrontend())) this.set({ frontend }, n);
+      },
+    });
+  }
+}

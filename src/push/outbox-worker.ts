@@ -1,0 +1,204 @@
+import type { ServerContext } from '../core/context.js';
+import type { OutboxEntry, OutboxState, PushRegistration } from '../storage/types.js';
+import type { PushFrontend, PushOutcome } from './frontend.js';
+import type { PushMetrics } from './metrics.js';
+
+interface Settlement {
+  id: number;
+  state: OutboxState;
+  attempts: number;
+  notBefore: number;
+  lastError: string | null;
+}
+
+/** What the pipeline learns when a push was delivered. */
+export type DeliveredListener = (reg: PushRegistration, entry: OutboxEntry) => void;
+
+const BATCH = 1000;
+
+/**
+ * Sends what is in the outbox. Entries are durable from the moment they are
+ * accepted: after a crash or a restart the worker finds them pending and
+ * sends them. Temporary failures are retried with exponential back-off and
+ * jitter until push.retry_max_attempts or push.retry_max_age; permanent ones
+ * count toward push.max_errors, which removes the registration. Batched
+ * entries of one registration that fall due together are coalesced into at
+ * most one important and one unimportant push.
+ */
+export class OutboxWorker {
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private runScheduled = false;
+  private readonly inflight = new Set<number>();
+  private pendingSettlements: Settlement[] = [];
+  private poller: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly frontends: ReadonlyMap<string, PushFrontend>,
+    private readonly metrics: PushMetrics,
+    private readonly onDelivered: DeliveredListener,
+  ) {}
+
+  start(): void {
+    // Entries written by another process (`herald push test`) or left by a crash are found by polling.
+    this.poller = setInterval(() => this.kick(), 1000);
+    this.poller.unref();
+    this.kick();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.poller) clearInterval(this.poller);
+    this.flushSettlements();
+  }
+
+  get busy(): boolean {
+    return this.inflight.size > 0;
+  }
+
+  /** Something is due at `at` (now by default). */
+  kick(at = Date.now()): void {
+    if (this.stopped) return;
+    if (at <= Date.now()) {
+      if (this.runScheduled) return;
+      this.runScheduled = true;
+      setImmediate(() => {
+        this.runScheduled = false;
+        this.run();
+      });
+      return;
+    }
+    if (at >= this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.timerAt = Number.POSITIVE_INFINITY;
+      this.run();
+    }, at - Date.now());
+    this.timer.unref();
+  }
+
+  private run(): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    let due: OutboxEntry[];
+    try {
+      due = this.ctx.store.pushOutbox.due(now, BATCH).filter((e) => !this.inflight.has(e.id));
+    } catch (e) {
+      this.ctx.log.error({ err: e }, 'outbox read failed');
+      return;
+    }
+    for (const entry of this.coalesce(due)) this.send(entry);
+    if (due.length >= BATCH) this.kick();
+    const next = this.ctx.store.pushOutbox.nextDue();
+    if (next !== undefined && next > now) this.kick(next);
+  }
+
+  /** Batched entries of one registration: only the newest important and the newest unimportant go out. */
+  private coalesce(due: OutboxEntry[]): OutboxEntry[] {
+    const keep: OutboxEntry[] = [];
+    const newest = new Map<string, OutboxEntry>();
+    for (const e of due) {
+      if (!e.batched) {
+        keep.push(e);
+        continue;
+      }
+      const k = `${e.registrationId}:${e.important ? 1 : 0}`;
+      const older = newest.get(k);
+      if (older) this.settle({ id: older.id, state: 'coalesced', attempts: older.attempts, notBefore: older.notBefore, lastError: null });
+      newest.set(k, e);
+    }
+    return [...keep, ...newest.values()];
+  }
+
+  private send(entry: OutboxEntry): void {
+    const reg = this.ctx.store.pushRegistrations.get(entry.registrationId);
+    const frontend = reg ? this.frontends.get(reg.frontend) : undefined;
+    if (!reg || !frontend) {
+      this.settle({ id: entry.id, state: 'failed', attempts: entry.attempts, notBefore: entry.notBefore, lastError: 'registration gone' });
+      return;
+    }
+    this.inflight.add(entry.id);
+    frontend
+      .send(reg, entry.payload)
+      .catch((e: unknown): PushOutcome => {
+        this.ctx.log.error({ err: e, push: entry.id }, 'push transport failed');
+        return { ok: false, temporary: true, condition: 'internal-error' };
+      })
+      .then((outcome) => this.outcome(reg, frontend.name, entry, outcome));
+  }
+
+  private outcome(reg: PushRegistration, frontend: string, entry: OutboxEntry, o: PushOutcome): void {
+    const attempts = entry.attempts + 1;
+    const cfg = this.ctx.config.push;
+    const labels = { frontend, reason: entry.reason };
+    if (o.ok) {
+      this.metrics.pushes.inc({ ...labels, outcome: 'sent', condition: '' });
+      this.settle({ id: entry.id, state: 'sent', attempts, notBefore: entry.notBefore, lastError: null });
+      if (reg.errorCount > 0) this.ctx.store.pushRegistrations.resetErrors(reg.id);
+      this.onDelivered(reg, entry);
+      return;
+    }
+    const log = { push: entry.id, registration: reg.id, user: `${reg.username}@${reg.host}`, condition: o.condition, attempts };
+    if (o.gone) {
+      this.metrics.pushes.inc({ ...labels, outcome: 'failed', condition: o.condition });
+      this.settle({ id: entry.id, state: 'failed', attempts, notBefore: entry.notBefore, lastError: o.condition });
+      this.ctx.store.pushRegistrations.removeById(reg.id);
+      this.metrics.disabled.inc({ frontend, why: 'gone' });
+      this.ctx.log.info(log, 'push subscription gone; registration removed');
+      return;
+    }
+    if (o.temporary) {
+      const expired = attempts >= cfg.retry_max_attempts || Date.now() - entry.createdAt > cfg.retry_max_age * 1000;
+      if (!expired) {
+        const backoff = Math.min(cfg.retry_max_delay * 1000, cfg.retry_base_delay * 1000 * 2 ** (attempts - 1));
+        const delay = Math.max(o.retryAfterMs ?? 0, backoff * (0.75 + Math.random() * 0.5));
+        this.metrics.pushes.inc({ ...labels, outcome: 'retry', condition: o.condition });
+        this.metrics.retries.inc({ frontend });
+        this.settle({ id: entry.id, state: 'pending', attempts, notBefore: Date.now() + delay, lastError: o.condition });
+        this.ctx.log.info({ ...log, retry_in_ms: Math.round(delay) }, 'push failed temporarily; will retry');
+        this.kick(Date.now() + delay);
+        return;
+      }
+      this.metrics.pushes.inc({ ...labels, outcome: 'failed', condition: o.condition });
+      this.settle({ id: entry.id, state: 'failed', attempts, notBefore: entry.notBefore, lastError: o.condition });
+      this.ctx.log.warn(log, 'push given up after retries');
+      return;
+    }
+    this.metrics.pushes.inc({ ...labels, outcome: 'failed', condition: o.condition });
+    this.settle({ id: entry.id, state: 'failed', attempts, notBefore: entry.notBefore, lastError: o.condition });
+    const errors = this.ctx.store.pushRegistrations.countError(reg.id);
+    this.ctx.log.info({ ...log, errors }, 'push refused');
+    if (errors >= cfg.max_errors) {
+      this.ctx.store.pushRegistrations.removeById(reg.id);
+      this.metrics.disabled.inc({ frontend, why: 'errors' });
+      this.ctx.log.warn(log, 'too many push errors; registration removed');
+    }
+  }
+
+  /**
+   * Outcomes are written together, one transaction per turn of the event loop;
+   * until then the entry stays in `inflight`, so no run picks it up again.
+   */
+  private settle(s: Settlement): void {
+    this.inflight.add(s.id);
+    this.pendingSettlements.push(s);
+    if (this.pendingSettlements.length === 1) setImmediate(() => this.flushSettlements());
+  }
+
+  private flushSettlements(): void {
+    const batch = this.pendingSettlements;
+    if (batch.length === 0) return;
+    this.pendingSettlements = [];
+    try {
+      this.ctx.store.pushOutbox.settle(batch);
+    } catch (e) {
+      this.ctx.log.error({ err: e }, 'outbox update failed');
+    }
+    for (const s of batch) this.inflight.delete(s.id);
+  }
+}

@@ -1,0 +1,133 @@
+import type { ServerContext, HeraldModule } from '../core/context.js';
+import type { PushTriggerEvent } from '../core/events.js';
+import { smOf } from '../core/stream-management.js';
+import { Jid } from '../jid.js';
+import type { PushRegistration } from '../storage/types.js';
+import { stanzaKey } from './dedup.js';
+import type { PushFrontend } from './frontend.js';
+import type { RegistrationSessionState } from './match.js';
+import { PushMetrics } from './metrics.js';
+import { OutboxWorker } from './outbox-worker.js';
+import { createXep0357 } from './xep0357.js';
+
+/**
+ * The push pipeline: push trigger → match (per registration, per front-end)
+ * → payload → durable outbox → transport. One instance serves every push
+ * protocol; front-ends only decide, build and send.
+ */
+function install(ctx: ServerContext): void {
+  const frontends = new Map<string, PushFrontend>();
+  for (const f of [createXep0357(ctx)]) frontends.set(f.name, f);
+  const metrics = new PushMetrics(ctx.store);
+  const worker = new OutboxWorker(ctx, frontends, metrics, (reg, entry) =>
+    ctx.bus.fire('push/delivered', { host: reg.host, username: reg.username, frontend: reg.frontend, resource: reg.resource, important: entry.important }),
+  );
+  /** Per registration, the end of the current hibernation batch window. */
+  const batchEnds = new Map<number, number>();
+
+  const sessionState = (reg: PushRegistration): RegistrationSessionState => {
+    if (reg.resource === null) return 'none';
+    const s = ctx.sessions.get(new Jid(reg.username, reg.host, reg.resource));
+    if (!s) return 'none';
+    if (s.state === 'hibernating') return 'hibernating';
+    if (!s.connected || !s.available) return 'none';
+    return s.filters.length > 0 ? 'live-inactive' : 'live-active';
+  };
+
+  const accept = (e: PushTriggerEvent): void => {
+    metrics.triggers.inc({ reason: e.reason });
+    const regs = ctx.store.pushRegistrations.forUser(e.host, e.username);
+    if (regs.length === 0) return;
+    const key = stanzaKey(e.stanza, `${e.username}@${e.host}`);
+    const now = Date.now();
+    for (const reg of regs) {
+      const frontend = frontends.get(reg.frontend);
+      if (!frontend) continue;
+      const [push, why] = frontend.match(reg, e, sessionState(reg));
+      metrics.decisions.inc({ frontend: reg.frontend, reason: e.reason, decision: push ? 'push' : 'skip' });
+      ctx.log.debug({ user: `${e.username}@${e.host}`, registration: reg.id, trigger: e.reason, push, why }, 'push decision');
+      if (!push) continue;
+      // Hibernation pushes are batched: the first opens a window the next ones join.
+      const batched = ctx.config.push.batch_interval > 0 && (e.reason === 'hibernated' || e.reason === 'ack-delayed');
+      let notBefore = now;
+      if (batched) {
+        const end = batchEnds.get(reg.id);
+        notBefore = end !== undefined && end > now ? end : now + ctx.config.push.batch_interval * 1000;
+        batchEnds.set(reg.id, notBefore);
+      }
+      const id = ctx.store.pushOutbox.add({
+        registrationId: reg.id,
+        dedupKey: key,
+        reason: e.reason,
+        important: e.importance.important,
+        priority: e.importance.priority,
+        batched,
+        payload: frontend.payload(reg, e),
+        notBefore,
+      });
+      if (id === null) {
+        metrics.deduplicated.inc({ frontend: reg.frontend });
+        continue;
+      }
+      worker.kick(notBefore);
+    }
+  };
+
+  ctx.bus.on('push/trigger', accept);
+  extendHibernation(ctx);
+  ctx.http.route('/metrics', async (_req, res) => {
+    const body = await metrics.registry.metrics();
+    res.writeHead(200, { 'content-type': metrics.registry.contentType });
+    res.end(body);
+  });
+  ctx.shutdownHooks.push(async () => {
+    const deadline = Date.now() + 1500;
+    while (worker.busy && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    worker.stop();
+  });
+  const prune = (): void => {
+    ctx.store.pushOutbox.prune(Date.now() - ctx.config.push.dedup_window * 1000);
+  };
+  prune();
+  setInterval(prune, 3600_000).unref();
+  setImmediate(() => worker.start());
+}
+
+/**
+ * A session that can be woken by push stays resumable for
+ * push.max_hibernation_timeout, until its first important push is delivered;
+ * then, or when it resumes, the normal sm.resume_timeout applies again.
+ */
+function extendHibernation(ctx: ServerContext): void {
+  const extended = new WeakSet<object>();
+  const normal = ctx.config.sm.resume_timeout;
+  ctx.bus.on(
+    'sm/hibernated',
+    ({ session }) => {
+      const sm = smOf(session);
+      if (!sm) return;
+      const pushable = ctx.store.pushRegistrations.forUser(session.host, session.username).some((r) => r.resource === session.jid.resource);
+      if (!pushable) return;
+      sm.resumeTimeout = ctx.config.push.max_hibernation_timeout;
+      sm.armResumeTimer();
+      extended.add(sm);
+    },
+    10,
+  );
+  ctx.bus.on('push/delivered', (e) => {
+    if (!e.important || e.resource === null) return;
+    for (const session of ctx.sessions.forUser(`${e.username}@${e.host}`)) {
+      const sm = smOf(session);
+      if (session.jid.resource !== e.resource || !sm || !extended.has(sm)) continue;
+      extended.delete(sm);
+      sm.resumeTimeout = normal;
+      if (session.state === 'hibernating') sm.armResumeTimer();
+    }
+  });
+  ctx.bus.on('sm/resumed', ({ session }) => {
+    const sm = smOf(session);
+    if (sm && extended.delete(sm)) sm.resumeTimeout = normal;
+  });
+}
+
+export const pushPipelineModule: HeraldModule = { name: 'push', install };

@@ -1,0 +1,130 @@
+import type { ClientSession } from '../core/c2s-session.js';
+import type { ServerContext } from '../core/context.js';
+import { iqResult, StanzaError } from '../core/errors.js';
+import type { PushTriggerEvent, StanzaEvent } from '../core/events.js';
+import { parseJid } from '../jid.js';
+import type { PushRegistration } from '../storage/types.js';
+import { x, type Element } from '../xml/element.js';
+import { NS } from '../xml/namespaces.js';
+import { parseElement } from '../xml/parse-element.js';
+import { unwrapCarbon } from './dedup.js';
+import type { PushFrontend, PushOutcome } from './frontend.js';
+import { matchXep0357 } from './match.js';
+import { parseTigaseOptions, tigaseFilter, TIGASE_FEATURES, type TigaseOptions } from './tigase.js';
+import { buildPublish, type Xep0357Registration } from './xep0357-payload.js';
+
+export const XEP0357 = 'xep0357';
+
+interface StoredOptions {
+  publishOptions?: string;
+  tigase?: TigaseOptions;
+}
+
+const TEMPORARY = new Set(['resource-constraint', 'recipient-unavailable', 'remote-server-timeout', 'remote-server-not-found']);
+
+/** An app server's answer to a publish, as an outcome: `wait` and a few conditions are worth retrying. */
+export function outcomeOfAnswer(answer: Element | null): PushOutcome {
+  if (!answer) return { ok: false, temporary: true, condition: 'remote-server-timeout' };
+  if (answer.attrs.type === 'result') return { ok: true };
+  const error = answer.getChild('error');
+  const condition = error?.elements().find((c) => c.ns === NS.stanzas && c.name !== 'text')?.name ?? 'undefined-condition';
+  return { ok: false, temporary: error?.attrs.type === 'wait' || TEMPORARY.has(condition), condition };
+}
+
+/**
+ * XEP-0357 (`urn:xmpp:push:0`) with mod_cloud_notify's behaviour: the
+ * enable/disable IQs, publishes to the app server with the summary form, and
+ * the Tigase extensions.
+ */
+export function createXep0357(ctx: ServerContext): PushFrontend {
+  const privacy = () => ({ withBody: ctx.config.push.with_body, withSender: ctx.config.push.with_sender, importantBody: ctx.config.push.important_body });
+  const optionsOf = (reg: PushRegistration): StoredOptions => JSON.parse(reg.options) as StoredOptions;
+  const registration = (reg: PushRegistration): Xep0357Registration => {
+    const o = optionsOf(reg);
+    return { node: reg.node, ...(o.publishOptions === undefined ? {} : { publishOptions: o.publishOptions }), ...(o.tigase === undefined ? {} : { tigase: o.tigase }) };
+  };
+
+  ctx.disco.account.features.add(NS.push);
+  for (const f of TIGASE_FEATURES) ctx.disco.account.features.add(f);
+
+  const enable = (e: StanzaEvent): true => {
+    const session = e.origin as ClientSession;
+    const el = e.stanza.firstElement() as Element;
+    const jidAttr = el.attrs.jid;
+    if (jidAttr === undefined || jidAttr === '') throw new StanzaError('modify', 'bad-request', 'Missing jid');
+    const service = parseJid(jidAttr);
+    if (!service) throw new StanzaError('modify', 'jid-malformed', 'Invalid jid');
+    if (service.equals(session.jid) || service.equals(session.jid.bare())) throw new StanzaError('modify', 'bad-request', 'JID must be different from ours');
+    const form = el.getChild('x', NS.dataForms);
+    const options: StoredOptions = {};
+    if (form) options.publishOptions = form.toString('');
+    const tigase = parseTigaseOptions(el);
+    if (Object.keys(tigase).length > 0) options.tigase = tigase;
+    const { host, username } = session;
+    ctx.store.transaction(() => {
+      ctx.store.pushRegistrations.upsert({
+        host,
+        username,
+        frontend: XEP0357,
+        service: service.toString(),
+        node: el.attrs.node ?? '',
+        resource: session.jid.resource,
+        options: JSON.stringify(options),
+      });
+      // The oldest registrations make room (push.max_devices).
+      const all = ctx.store.pushRegistrations.forUser(host, username);
+      for (const old of all.slice(0, Math.max(0, all.length - ctx.config.push.max_devices))) ctx.store.pushRegistrations.removeById(old.id);
+    });
+    ctx.log.info({ user: session.bare, service: service.toString(), node: el.attrs.node }, 'push enabled');
+    ctx.router.reply(e, iqResult(e.stanza));
+    return true;
+  };
+
+  const disable = (e: StanzaEvent): true => {
+    const session = e.origin as ClientSession;
+    const el = e.stanza.firstElement() as Element;
+    const service = parseJid(el.attrs.jid ?? '');
+    if (!service) throw new StanzaError('modify', 'bad-request', 'Missing jid');
+    const n = ctx.store.pushRegistrations.remove(session.host, session.username, XEP0357, service.toString(), el.attrs.node);
+    ctx.log.info({ user: session.bare, service: service.toString(), node: el.attrs.node, removed: n }, 'push disabled');
+    ctx.router.reply(e, iqResult(e.stanza));
+    return true;
+  };
+
+  ctx.bus.on(`iq-set/self/${NS.push}:enable`, enable);
+  ctx.bus.on(`iq-set/self/${NS.push}:disable`, disable);
+
+  return {
+    name: XEP0357,
+    match(reg, e, state) {
+      const message = unwrapCarbon(e.stanza);
+      const decision = matchXep0357({
+        reason: e.reason,
+        importance: e.importance,
+        userBare: `${e.username}@${e.host}`,
+        senderBare: parseJid(message.attrs.from ?? '')?.bareString ?? null,
+        triggerResource: e.session?.jid.resource ?? null,
+        registrationResource: reg.resource,
+        registrationSession: state,
+      });
+      const tigase = optionsOf(reg).tigase;
+      if (!decision[0] || !tigase) return decision;
+      const sender = parseJid(message.attrs.from ?? '')?.bareString ?? '';
+      const contact = ctx.store.roster.get(e.host, e.username, sender);
+      const known = contact !== undefined && (contact.subscription === 'from' || contact.subscription === 'both');
+      return tigaseFilter(tigase, message, `${e.username}@${e.host}`, known);
+    },
+    payload(reg, e: PushTriggerEvent) {
+      return buildPublish(registration(reg), unwrapCarbon(e.stanza), e.importance, privacy()).toString('');
+    },
+    testPayload(reg) {
+      return buildPublish(registration(reg), null, { important: false, priority: 'low', reason: 'test' }, privacy()).toString('');
+    },
+    async send(reg, payload) {
+      const id = ctx.router.iq.newId();
+      const answer = ctx.router.iq.expect(id, reg.service, ctx.config.push.response_timeout * 1000);
+      ctx.router.send(x('iq', { type: 'set', id, from: reg.host, to: reg.service }, parseElement(payload)));
+      return outcomeOfAnswer(await answer);
+    },
+  };
+}

@@ -1,0 +1,192 @@
+import type { Database, Statement } from 'better-sqlite3';
+import type {
+  NewOutboxEntry,
+  NewPushRegistration,
+  OutboxEntry,
+  OutboxState,
+  PushOutboxRepository,
+  PushRegistration,
+  PushRegistrationRepository,
+} from '../types.js';
+
+interface RegRow {
+  id: number;
+  host: string;
+  username: string;
+  frontend: string;
+  service: string;
+  node: string;
+  resource: string | null;
+  options: string;
+  created_at: number;
+  error_count: number;
+}
+
+const toReg = (r: RegRow): PushRegistration => ({
+  id: r.id,
+  host: r.host,
+  username: r.username,
+  frontend: r.frontend,
+  service: r.service,
+  node: r.node,
+  resource: r.resource,
+  options: r.options,
+  createdAt: r.created_at,
+  errorCount: r.error_count,
+});
+
+export class SqlitePushRegistrations implements PushRegistrationRepository {
+  private readonly upsertStmt: Statement;
+  private readonly getStmt: Statement<[number], RegRow>;
+  private readonly forUserStmt: Statement<[string, string], RegRow>;
+  private readonly removeStmt: Statement<[string, string, string, string]>;
+  private readonly removeNodeStmt: Statement<[string, string, string, string, string]>;
+  private readonly removeByIdStmt: Statement<[number]>;
+  private readonly errorStmt: Statement<[number], { error_count: number }>;
+  private readonly resetStmt: Statement<[number]>;
+  private readonly countStmt: Statement<[], { frontend: string; n: number }>;
+
+  constructor(db: Database) {
+    this.upsertStmt = db.prepare(
+      `INSERT INTO push_registrations (host, username, frontend, service, node, resource, options, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (host, username, frontend, service, node) DO UPDATE SET resource = excluded.resource,
+       options = excluded.options, created_at = excluded.created_at, error_count = 0 RETURNING id`,
+    );
+    this.getStmt = db.prepare('SELECT * FROM push_registrations WHERE id = ?');
+    this.forUserStmt = db.prepare('SELECT * FROM push_registrations WHERE host = ? AND username = ? ORDER BY created_at, id');
+    this.removeStmt = db.prepare('DELETE FROM push_registrations WHERE host = ? AND username = ? AND frontend = ? AND service = ?');
+    this.removeNodeStmt = db.prepare('DELETE FROM push_registrations WHERE host = ? AND username = ? AND frontend = ? AND service = ? AND node = ?');
+    this.removeByIdStmt = db.prepare('DELETE FROM push_registrations WHERE id = ?');
+    this.errorStmt = db.prepare('UPDATE push_registrations SET error_count = error_count + 1 WHERE id = ? RETURNING error_count');
+    this.resetStmt = db.prepare('UPDATE push_registrations SET error_count = 0 WHERE id = ? AND error_count != 0');
+    this.countStmt = db.prepare('SELECT frontend, count(*) AS n FROM push_registrations GROUP BY frontend');
+  }
+
+  upsert(r: NewPushRegistration): number {
+    const row = this.upsertStmt.get(r.host, r.username, r.frontend, r.service, r.node, r.resource, r.options, Date.now()) as { id: number };
+    return row.id;
+  }
+
+  get(id: number): PushRegistration | undefined {
+    const r = this.getStmt.get(id);
+    return r ? toReg(r) : undefined;
+  }
+
+  forUser(host: string, username: string, frontend?: string): PushRegistration[] {
+    const all = this.forUserStmt.all(host, username).map(toReg);
+    return frontend === undefined ? all : all.filter((r) => r.frontend === frontend);
+  }
+
+  remove(host: string, username: string, frontend: string, service: string, node?: string): number {
+    return node === undefined
+      ? this.removeStmt.run(host, username, frontend, service).changes
+      : this.removeNodeStmt.run(host, username, frontend, service, node).changes;
+  }
+
+  removeById(id: number): void {
+    this.removeByIdStmt.run(id);
+  }
+
+  countError(id: number): number {
+    return this.errorStmt.get(id)?.error_count ?? 0;
+  }
+
+  resetErrors(id: number): void {
+    this.resetStmt.run(id);
+  }
+
+  countByFrontend(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.countStmt.all()) out[r.frontend] = r.n;
+    return out;
+  }
+}
+
+interface OutboxRow {
+  id: number;
+  registration_id: number;
+  dedup_key: string;
+  reason: string;
+  important: number;
+  priority: string;
+  batched: number;
+  payload: string;
+  state: OutboxState;
+  attempts: number;
+  created_at: number;
+  not_before: number;
+  last_error: string | null;
+}
+
+const toEntry = (r: OutboxRow): OutboxEntry => ({
+  id: r.id,
+  registrationId: r.registration_id,
+  dedupKey: r.dedup_key,
+  reason: r.reason,
+  important: r.important === 1,
+  priority: r.priority,
+  batched: r.batched === 1,
+  payload: r.payload,
+  state: r.state,
+  attempts: r.attempts,
+  createdAt: r.created_at,
+  notBefore: r.not_before,
+  lastError: r.last_error,
+});
+
+export class SqlitePushOutbox implements PushOutboxRepository {
+  private readonly addStmt: Statement;
+  private readonly getStmt: Statement<[number], OutboxRow>;
+  private readonly dueStmt: Statement<[number, number], OutboxRow>;
+  private readonly nextStmt: Statement<[], { t: number | null }>;
+  private readonly settleStmt: Statement<[string, number, number, string | null, number]>;
+  private readonly countStmt: Statement<[], { n: number }>;
+  private readonly pruneStmt: Statement<[number]>;
+
+  constructor(private readonly db: Database) {
+    this.addStmt = db.prepare(
+      `INSERT OR IGNORE INTO push_outbox (registration_id, dedup_key, reason, important, priority, batched, payload, state, created_at, not_before)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+    );
+    this.getStmt = db.prepare('SELECT * FROM push_outbox WHERE id = ?');
+    this.dueStmt = db.prepare("SELECT * FROM push_outbox WHERE state = 'pending' AND not_before <= ? ORDER BY id LIMIT ?");
+    this.nextStmt = db.prepare("SELECT min(not_before) AS t FROM push_outbox WHERE state = 'pending'");
+    this.settleStmt = db.prepare('UPDATE push_outbox SET state = ?, attempts = ?, not_before = ?, last_error = ? WHERE id = ?');
+    this.countStmt = db.prepare("SELECT count(*) AS n FROM push_outbox WHERE state = 'pending'");
+    this.pruneStmt = db.prepare("DELETE FROM push_outbox WHERE state != 'pending' AND created_at < ?");
+  }
+
+  add(e: NewOutboxEntry): number | null {
+    const r = this.addStmt.run(e.registrationId, e.dedupKey, e.reason, e.important ? 1 : 0, e.priority, e.batched ? 1 : 0, e.payload, Date.now(), e.notBefore);
+    return r.changes === 1 ? Number(r.lastInsertRowid) : null;
+  }
+
+  get(id: number): OutboxEntry | undefined {
+    const r = this.getStmt.get(id);
+    return r ? toEntry(r) : undefined;
+  }
+
+  due(now: number, limit: number): OutboxEntry[] {
+    return this.dueStmt.all(now, limit).map(toEntry);
+  }
+
+  nextDue(): number | undefined {
+    return this.nextStmt.get()?.t ?? undefined;
+  }
+
+  settle(updates: { id: number; state: OutboxState; attempts: number; notBefore: number; lastError: string | null }[]): void {
+    if (updates.length === 0) return;
+    this.db.transaction(() => {
+      for (const u of updates) this.settleStmt.run(u.state, u.attempts, u.notBefore, u.lastError, u.id);
+    })();
+  }
+
+  pendingCount(): number {
+    return this.countStmt.get()?.n ?? 0;
+  }
+
+  prune(before: number): number {
+    return this.pruneStmt.run(before).changes;
+  }
+}
