@@ -45,7 +45,7 @@ function install(ctx: ServerContext): void {
       if (!frontend) continue;
       const [push, why] = frontend.match(reg, e, sessionState(reg));
       metrics.decisions.inc({ frontend: reg.frontend, reason: e.reason, decision: push ? 'push' : 'skip' });
-      ctx.log.debug({ user: `${e.username}@${e.host}`, registration: reg.id, trigger: e.reason, push, why }, 'push decision');
+      ctx.log.debug({ user: `${e.username}@${e.host}`, registration: reg.id, trigger: e.reason, push, why, stanza: `${e.stanza.name}#${e.stanza.attrs.id ?? ''}` }, 'push decision');
       if (!push) continue;
       // Hibernation pushes are batched: the first opens a window the next ones join.
       const batched = ctx.config.push.batch_interval > 0 && (e.reason === 'hibernated' || e.reason === 'ack-delayed');

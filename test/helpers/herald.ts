@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deriveCredentials } from '../../src/auth/credentials.js';
@@ -16,6 +16,8 @@ export interface HeraldOptions {
   ports?: { c2s: number; tls: number; http: number };
   domain?: string;
   env?: Record<string, string>;
+  /** TOML written to <data dir>/herald.toml and passed with --config (for tables env cannot express). */
+  toml?: string;
 }
 
 /**
@@ -48,7 +50,12 @@ export class HeraldProcess {
     const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'herald-test-'));
     const domain = opts.domain ?? 'localhost';
     const { c2s, tls, http } = opts.ports ?? { c2s: await freePort(), tls: await freePort(), http: await freePort() };
-    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'src/cli.ts'), 'start'], {
+    const args = ['--import', import.meta.resolve('tsx'), join(ROOT, 'src/cli.ts'), 'start'];
+    if (opts.toml !== undefined) {
+      writeFileSync(join(dataDir, 'herald.toml'), opts.toml);
+      args.push('--config', join(dataDir, 'herald.toml'));
+    }
+    const child = spawn(process.execPath, args, {
       cwd: dataDir,
       env: {
         ...process.env,
