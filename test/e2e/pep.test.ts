@@ -41,7 +41,7 @@ async function befriend(a: TestClient, aJid: string, b: TestClient, bJid: string
   await b.iq(xml('iq', { type: 'get', to: 'localhost' }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
 }
 
-const publish = (c: TestClient, node: string, id: string, payload: Element, access?: string): Promise<Element> => {
+function publishIq(node: string, id: string, payload: Element, access?: string): Element {
   const pubsub = xml('pubsub', { xmlns: PUBSUB }, xml('publish', { node }, xml('item', { id }, payload)));
   if (access) {
     pubsub.append(
@@ -50,8 +50,9 @@ const publish = (c: TestClient, node: string, id: string, payload: Element, acce
         xml('field', { var: 'pubsub#access_model' }, xml('value', {}, access)))),
     );
   }
-  return c.iq(xml('iq', { type: 'set' }, pubsub));
-};
+  return xml('iq', { type: 'set' }, pubsub);
+}
+const publish = (c: TestClient, node: string, id: string, payload: Element, access?: string): Promise<Element> => c.iq(publishIq(node, id, payload, access));
 const eventItem = (el: Element, node: string): Element | undefined => {
   const items = el.getChild('event', EVENT)?.getChild('items');
   return items?.attrs.node === node ? items.getChild('item') : undefined;
@@ -93,18 +94,15 @@ describe('personal eventing (XEP-0163)', () => {
       assert.equal((await bob.collect((el) => eventItem(el, NICK) !== undefined, 300)).length, 0);
 
       // An existing node keeps its access model: a publish asking for another one fails its precondition.
-      await assert.rejects(publish(alice, DEVICELIST, 'current', devices, 'presence'), (e: { condition?: string; element?: Element }) => {
-        assert.equal(e.condition, 'conflict');
-        return true;
-      });
+      const conflict = await alice.askError(publishIq(DEVICELIST, 'current', devices, 'presence'));
+      assert.equal(conflict.condition, 'conflict');
+      assert.ok(conflict.error.getChild('precondition-not-met', 'http://jabber.org/protocol/pubsub#errors'));
 
       // Access: carol (no subscription) reads the open device list but not the presence-only avatar.
       const open = await carol.iq(xml('iq', { type: 'get', to: 'alice@localhost' }, xml('pubsub', { xmlns: PUBSUB }, xml('items', { node: DEVICELIST }))));
       assert.equal(open.getChild('pubsub')?.getChild('items')?.getChild('item')?.attrs.id, 'current');
-      await assert.rejects(
-        carol.iq(xml('iq', { type: 'get', to: 'alice@localhost' }, xml('pubsub', { xmlns: PUBSUB }, xml('items', { node: AVATAR_META })))),
-        (e: { condition?: string }) => e.condition === 'not-authorized',
-      );
+      const denied = await carol.askError(xml('iq', { type: 'get', to: 'alice@localhost' }, xml('pubsub', { xmlns: PUBSUB }, xml('items', { node: AVATAR_META }))));
+      assert.equal(denied.condition, 'not-authorized');
 
       // A second resource of bob's gets the newest items as soon as its caps are known.
       const bob2 = await TestClient.connect(h, 'bob', 'bob-pass', { resource: 'b2' });

@@ -64,12 +64,16 @@ describe('XEP-0357 push to an app server component', () => {
       const features = info.getChild('query')?.getChildren('feature').map((f) => f.attrs.var);
       assert.ok(features?.includes(PUSH));
       assert.ok(features?.includes('tigase:push:encrypt:0'));
-      await assert.rejects(bob.iq(xml('iq', { type: 'set' }, xml('enable', { xmlns: PUSH, node: 'x' }))), (e: { condition?: string; text?: string }) => {
-        assert.equal(e.condition, 'bad-request');
-        return true;
-      });
-      await assert.rejects(enable(bob, 'bob@localhost', 'x'), (e: { condition?: string }) => e.condition === 'bad-request');
-      await assert.rejects(enable(bob, bob.jid, 'x'), (e: { condition?: string }) => e.condition === 'bad-request');
+      const missing = await bob.askError(xml('iq', { type: 'set' }, xml('enable', { xmlns: PUSH, node: 'x' })));
+      assert.deepEqual([missing.condition, missing.text], ['bad-request', 'Missing jid']);
+      for (const own of ['bob@localhost', bob.jid]) {
+        const r = await bob.askError(xml('iq', { type: 'set' }, xml('enable', { xmlns: PUSH, jid: own, node: 'x' })));
+        assert.deepEqual([r.condition, r.text], ['bad-request', 'JID must be different from ours']);
+      }
+      const badKey = await bob.askError(
+        xml('iq', { type: 'set' }, xml('enable', { xmlns: PUSH, jid: 'push.localhost', node: 'x' }, xml('encrypt', { xmlns: 'tigase:push:encrypt:0', alg: 'aes-128-gcm' }, 'c2hvcnQ='))),
+      );
+      assert.deepEqual([badKey.condition, badKey.text], ['bad-request', 'Invalid encryption key']);
       const servers = await bob.iq(xml('iq', { type: 'get', to: 'localhost' }, xml('query', { xmlns: 'http://jabber.org/protocol/disco#items' })));
       assert.ok(servers.getChild('query')?.getChildren('item').some((i) => i.attrs.jid === 'push.localhost'), 'the component is listed');
     } finally {

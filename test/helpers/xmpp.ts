@@ -66,6 +66,8 @@ export class TestClient {
       credentials: (authenticate: (c: object, m: string) => Promise<void>) => authenticate({ username, password }, mechanism),
     } as Parameters<typeof client>[0]);
     if (!opts.reconnect) xmpp.reconnect.stop();
+    // The library's 2 s for opening a stream is too tight for two test files sharing two cores.
+    (xmpp as unknown as { timeout: number }).timeout = 10_000;
     const c = new TestClient(xmpp);
     if (opts.presence) xmpp.on('online', () => void xmpp.send(xml('presence')).catch(() => undefined));
     await xmpp.start();
@@ -111,6 +113,28 @@ export class TestClient {
 
   iq(el: Element, timeoutMs = 5000): Promise<Element> {
     return this.xmpp.iqCaller.request(el, timeoutMs);
+  }
+
+  /**
+   * Sends an IQ and returns the reply (result or error) as it arrives. For IQs
+   * expected to fail: @xmpp/client's IQ caller rejects an internal promise
+   * before a handler is attached when the error beats its own write callback,
+   * which the test runner reports as an unhandled rejection.
+   */
+  async ask(el: Element, timeoutMs = 5000): Promise<Element> {
+    const id = (el.attrs.id ??= `ask-${Math.random().toString(36).slice(2)}`) as string;
+    const reply = this.waitFor((s) => s.is('iq') && s.attrs.id === id && (s.attrs.type === 'result' || s.attrs.type === 'error'), timeoutMs, `reply to ${id}`);
+    await this.send(el);
+    return reply;
+  }
+
+  /** Sends an IQ that must fail; returns the error condition and text. */
+  async askError(el: Element, timeoutMs = 5000): Promise<{ condition: string | undefined; text: string | undefined; error: Element }> {
+    const reply = await this.ask(el, timeoutMs);
+    if (reply.attrs.type !== 'error') throw new Error(`expected an error, got ${reply.toString()}`);
+    const error = reply.getChild('error') as Element;
+    const condition = error.children.find((c): c is Element => typeof c !== 'string' && c.attrs.xmlns === 'urn:ietf:params:xml:ns:xmpp-stanzas' && c.name !== 'text')?.name;
+    return { condition, text: error.getChildText('text', 'urn:ietf:params:xml:ns:xmpp-stanzas') ?? undefined, error };
   }
 
   /** Resolves with the first received stanza (past or future) matching pred. */
