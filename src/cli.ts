@@ -6,6 +6,7 @@ import type { Config } from './config/schema.js';
 import { parseJid } from './jid.js';
 import { createLogger } from './log.js';
 import { readPassword } from './cli/prompt.js';
+import { pushDisable, pushList, pushTest } from './cli/push.js';
 import { Server, storagePath } from './server.js';
 import { SqliteStore } from './storage/sqlite/store.js';
 
@@ -17,6 +18,10 @@ commands:
   deluser JID           delete an account and everything stored for it
   passwd JID [PASS]     set a new password
   check                 validate the configuration and list every problem
+  push list JID         show an account's push registrations
+  push test JID         send a test push through the running server's pipeline, print the outcome
+  push disable JID SERVICE [NODE]
+                        remove push registrations (every node of SERVICE when NODE is omitted)
 
 The configuration is read from --config FILE, else ./herald.toml if present;
 HERALD_<SECTION>_<KEY> environment variables override any option.`;
@@ -137,6 +142,18 @@ async function run(argv: string[]): Promise<number> {
       await withStore(config, (s) => s.accounts.setCredentials(host, username, creds));
       console.log(`password changed for ${username}@${host}`);
       return 0;
+    }
+    case 'push': {
+      const { config } = load(file);
+      const [sub, jid, service, node] = args;
+      const { host, username } = accountJid(config, jid);
+      if (sub === 'list') return withStore(config, (s) => pushList(s, host, username));
+      if (sub === 'test') return withStore(config, (s) => pushTest(s, config, host, username));
+      if (sub === 'disable') {
+        if (service === undefined) throw new UsageError('push disable needs the SERVICE');
+        return withStore(config, (s) => pushDisable(s, host, username, service, node));
+      }
+      throw new UsageError(`unknown push command: ${sub ?? '(none)'}`);
     }
     default:
       throw new UsageError(`unknown command: ${command}`);

@@ -1,3 +1,4 @@
+import type { Config } from '../config/schema.js';
 import type { ImportanceVerdict } from '../core/importance.js';
 import { buildForm } from '../xml/data-form.js';
 import { x, type Element } from '../xml/element.js';
@@ -17,6 +18,12 @@ export interface PrivacyOptions {
   withSender: boolean;
   importantBody: string;
 }
+
+export const privacyOptions = (config: Config): PrivacyOptions => ({
+  withBody: config.push.with_body,
+  withSender: config.push.with_sender,
+  importantBody: config.push.important_body,
+});
 
 /**
  * The `<pubsub>` of a XEP-0357 publish, exactly as mod_cloud_notify sends it:

@@ -11,7 +11,7 @@ import { unwrapCarbon } from './dedup.js';
 import type { PushFrontend, PushOutcome } from './frontend.js';
 import { matchXep0357 } from './match.js';
 import { parseTigaseOptions, tigaseFilter, TIGASE_FEATURES, type TigaseOptions } from './tigase.js';
-import { buildPublish, type Xep0357Registration } from './xep0357-payload.js';
+import { buildPublish, privacyOptions, type PrivacyOptions, type Xep0357Registration } from './xep0357-payload.js';
 
 export const XEP0357 = 'xep0357';
 
@@ -21,6 +21,18 @@ interface StoredOptions {
 }
 
 const TEMPORARY = new Set(['resource-constraint', 'recipient-unavailable', 'remote-server-timeout', 'remote-server-not-found']);
+
+const optionsOf = (reg: PushRegistration): StoredOptions => JSON.parse(reg.options) as StoredOptions;
+
+export function xep0357Registration(reg: PushRegistration): Xep0357Registration {
+  const o = optionsOf(reg);
+  return { node: reg.node, ...(o.publishOptions === undefined ? {} : { publishOptions: o.publishOptions }), ...(o.tigase === undefined ? {} : { tigase: o.tigase }) };
+}
+
+/** A content-less publish, what `herald push test` sends. */
+export function xep0357TestPayload(reg: PushRegistration, privacy: PrivacyOptions): string {
+  return buildPublish(xep0357Registration(reg), null, { important: false, priority: 'low', reason: 'test' }, privacy).toString('');
+}
 
 /** An app server's answer to a publish, as an outcome: `wait` and a few conditions are worth retrying. */
 export function outcomeOfAnswer(answer: Element | null): PushOutcome {
@@ -37,12 +49,7 @@ export function outcomeOfAnswer(answer: Element | null): PushOutcome {
  * the Tigase extensions.
  */
 export function createXep0357(ctx: ServerContext): PushFrontend {
-  const privacy = () => ({ withBody: ctx.config.push.with_body, withSender: ctx.config.push.with_sender, importantBody: ctx.config.push.important_body });
-  const optionsOf = (reg: PushRegistration): StoredOptions => JSON.parse(reg.options) as StoredOptions;
-  const registration = (reg: PushRegistration): Xep0357Registration => {
-    const o = optionsOf(reg);
-    return { node: reg.node, ...(o.publishOptions === undefined ? {} : { publishOptions: o.publishOptions }), ...(o.tigase === undefined ? {} : { tigase: o.tigase }) };
-  };
+  const privacy = (): PrivacyOptions => privacyOptions(ctx.config);
 
   ctx.disco.account.features.add(NS.push);
   for (const f of TIGASE_FEATURES) ctx.disco.account.features.add(f);
@@ -115,10 +122,10 @@ export function createXep0357(ctx: ServerContext): PushFrontend {
       return tigaseFilter(tigase, message, `${e.username}@${e.host}`, known);
     },
     payload(reg, e: PushTriggerEvent) {
-      return buildPublish(registration(reg), unwrapCarbon(e.stanza), e.importance, privacy()).toString('');
+      return buildPublish(xep0357Registration(reg), unwrapCarbon(e.stanza), e.importance, privacy()).toString('');
     },
     testPayload(reg) {
-      return buildPublish(registration(reg), null, { important: false, priority: 'low', reason: 'test' }, privacy()).toString('');
+      return xep0357TestPayload(reg, privacy());
     },
     async send(reg, payload) {
       const id = ctx.router.iq.newId();

@@ -1,31 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
+import { herald } from '../helpers/cli.js';
 import { HeraldProcess } from '../helpers/herald.js';
 import { trustCertificate } from '../helpers/test-cert.js';
 import { streamErrorOf, TestClient } from '../helpers/xmpp.js';
-
-const run = promisify(execFile);
-const CLI = new URL('../../src/cli.ts', import.meta.url).pathname;
-
-/** Runs `herald <args>` as a user would, returning exit code and output. */
-async function herald(args: string[], env: Record<string, string>, input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = run(process.execPath, ['--import', import.meta.resolve('tsx'), CLI, ...args], { env: { ...process.env, ...env } });
-  if (input !== undefined) {
-    child.child.stdin?.end(input);
-  }
-  try {
-    const { stdout, stderr } = await child;
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 describe('command line', () => {
   let dir: string;

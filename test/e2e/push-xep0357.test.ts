@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AppServer, summaryOf } from '../helpers/app-server.js';
+import { herald } from '../helpers/cli.js';
 import { HeraldProcess } from '../helpers/herald.js';
 import { freePort } from '../helpers/ports.js';
 import { TestClient, xml, type Element } from '../helpers/xmpp.js';
@@ -326,6 +327,68 @@ describe('XEP-0357 privacy options and durability', () => {
         await app.stop();
       }
     } finally {
+      await h.cleanup();
+    }
+  });
+
+  it('herald push list, test and disable work on the running server', async () => {
+    const { h, componentPort } = await startHerald();
+    const app = await AppServer.start(componentPort, 'push.localhost', SECRET);
+    const env = { HERALD_SERVER_DATA_DIR: h.dataDir };
+    try {
+      const bob = await TestClient.connect(h, 'bob', 'bob-pass', { resource: 'phone' });
+      await enable(bob, 'push.localhost', 'cli-node', 'sekrit');
+      await bob.stop();
+      const list = await herald(['push', 'list', 'bob@localhost'], env);
+      assert.equal(list.code, 0);
+      assert.match(list.stdout, /xep0357 push\.localhost node=cli-node resource=phone/);
+      const test = await herald(['push', 'test', 'bob@localhost'], env);
+      assert.equal(test.code, 0, test.stdout + test.stderr);
+      assert.match(test.stdout, /cli-node.*: sent/);
+      await app.received(1);
+      const p = app.publishes[0] as Element;
+      assert.equal(nodeOf(p), 'cli-node');
+      assert.equal(summaryOf(p)['last-message-body'], undefined, 'a test push carries no message');
+      const off = await herald(['push', 'disable', 'bob@localhost', 'push.localhost'], env);
+      assert.equal(off.code, 0);
+      const empty = await herald(['push', 'list', 'bob@localhost'], env);
+      assert.match(empty.stdout, /no push registrations/);
+    } finally {
+      await app.stop();
+      await h.cleanup();
+    }
+  });
+
+  it('a push-enabled session stays resumable past sm.resume_timeout until its first important push', async () => {
+    const { h, componentPort } = await startHerald({ HERALD_SM_RESUME_TIMEOUT: '1', HERALD_PUSH_MAX_HIBERNATION_TIMEOUT: '60' });
+    const app = await AppServer.start(componentPort, 'push.localhost', SECRET);
+    try {
+      const bob = await TestClient.connect(h, 'bob', 'bob-pass', { reconnect: true, presence: true });
+      await bob.waitFor((el) => el.is('presence') && el.attrs.from === bob.jid);
+      await enable(bob, 'push.localhost', 'long');
+      await wait(300);
+      bob.xmpp.reconnect.stop();
+      bob.cut();
+      await wait(2500); // longer than sm.resume_timeout
+      const resumed = bob.resumed();
+      await bob.xmpp.reconnect.reconnect();
+      await resumed; // still resumable: the phone could be woken by push
+
+      bob.xmpp.reconnect.stop();
+      bob.cut();
+      await wait(300);
+      const alice = await TestClient.connect(h, 'alice', 'alice-pass');
+      await alice.send(chat('bob@localhost', 'wake'));
+      await app.received(1);
+      await wait(2500); // the important push went out: back to sm.resume_timeout, which has now passed
+      const online = bob.online();
+      await bob.xmpp.reconnect.reconnect();
+      await online;
+      assert.ok(h.output.some((l) => l.includes('resumption timed out')));
+      await alice.stop();
+      await bob.stop();
+    } finally {
+      await app.stop();
       await h.cleanup();
     }
   });
