@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createDecipheriv } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { AppServer, summaryOf } from '../helpers/app-server.js';
 import { herald } from '../helpers/cli.js';
@@ -236,6 +237,25 @@ describe('XEP-0357 push to an app server component', () => {
     } finally {
       app.defaultAnswer = 'ok';
     }
+  });
+
+  it('Tigase encrypted push: the payload decrypts with the device key, with a high-priority tag', async () => {
+    const key = Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex');
+    const erin = await TestClient.connect(h, 'erin', 'erin-pass', { resource: 'siskin' });
+    await enable(erin, 'push.localhost', 'enc', undefined, xml('encrypt', { xmlns: 'tigase:push:encrypt:0', alg: 'aes-128-gcm' }, key.toString('base64')));
+    await erin.stop();
+    const before = app.publishes.length;
+    await alice.send(chat('erin@localhost', 'enc1', 'für dich'));
+    await app.received(before + 1);
+    const notification = app.publishes[before]?.getChild('pubsub')?.getChild('publish')?.getChild('item')?.getChild('notification', PUSH);
+    assert.equal(notification?.getChild('x', 'jabber:x:data'), undefined, 'no clear summary form');
+    assert.equal(notification?.getChildText('priority', 'tigase:push:priority:0'), 'high');
+    const enc = notification?.getChild('encrypted', 'tigase:push:encrypt:0') as Element;
+    const data = Buffer.from(enc.text(), 'base64');
+    const d = createDecipheriv('aes-128-gcm', key, Buffer.from(enc.attrs.iv as string, 'base64'));
+    d.setAuthTag(data.subarray(data.length - 16));
+    const payload = JSON.parse(Buffer.concat([d.update(data.subarray(0, data.length - 16)), d.final()]).toString('utf8')) as Record<string, unknown>;
+    assert.deepEqual(payload, { unread: 1, sender: 'alice@localhost', type: 'chat', message: 'für dich' });
   });
 
   it('max_devices: a sixth registration evicts the oldest', async () => {
