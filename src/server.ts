@@ -3,6 +3,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Config } from './config/schema.js';
 import { EventBus } from './core/bus.js';
 import { ClientSession } from './core/c2s-session.js';
@@ -45,8 +46,11 @@ export class Server {
     const sessions = new SessionRegistry();
     const hosts = new Set(config.server.domains);
     this.http = new HttpRouter(log);
+    const metrics = new Registry();
+    collectDefaultMetrics({ register: metrics, prefix: 'herald_' });
     this.ctx = {
       http: this.http,
+      metrics,
       config,
       hosts,
       store: this.store,
@@ -94,6 +98,11 @@ export class Server {
         this.accept(new WebSocketTransport(socket, ip, config.http.websocket_secure));
       });
       this.closeWebSockets = ws.close;
+      this.http.route('/metrics', async (_req, res) => {
+        const body = await this.ctx.metrics.metrics();
+        res.writeHead(200, { 'content-type': this.ctx.metrics.contentType });
+        res.end(body);
+      });
       this.http.upgrade('/xmpp-websocket', ws.handleUpgrade);
       await this.listen(this.http.server, config.http.port, host, 'http');
     }

@@ -113,6 +113,19 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    unifiedpush: z
+      .object({
+        enabled: z.boolean().default(true),
+        acl: z.array(z.string().min(1)).default([]),
+        registration_ttl: positiveInt.default(86400),
+        endpoint_base: z.string().default(''),
+        max_payload_bytes: positiveInt.default(4096),
+        max_store_ttl: z.number().int().min(0).default(86400),
+        rate_per_minute: positiveInt.default(300),
+        delivery_timeout: positiveInt.default(10),
+      })
+      .strict()
+      .prefault({}),
     components: z
       .object({
         port: port.default(5347),

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import type { HttpRouter } from '../net/http.js';
 import type { PerMinuteLimiter } from '../net/rate-limit.js';
@@ -29,6 +30,8 @@ export interface ServerContext {
   readonly disco: DiscoRegistry;
   /** Routes on the HTTP port (metrics, push endpoints). */
   readonly http: HttpRouter;
+  /** Prometheus registry served on /metrics; one per server, so tests may run several in a process. */
+  readonly metrics: Registry;
   readonly authFailures: PerMinuteLimiter;
   /** Key for the salts shown for unknown users, so SCRAM does not reveal which accounts exist. */
   readonly saslSaltKey: Buffer;

@@ -3,6 +3,7 @@ import type { HeraldModule } from '../core/context.js';
 import { pushTriggerModule } from '../core/push-trigger.js';
 import { streamManagementModule } from '../core/stream-management.js';
 import { pushPipelineModule } from '../push/pipeline.js';
+import { unifiedPushModule } from '../push/unifiedpush/provider.js';
 import { capsModule } from './caps.js';
 import { carbonsModule } from './carbons.js';
 import { csiModule } from './csi.js';
@@ -32,6 +33,7 @@ export const MODULES: HeraldModule[] = [
   capsModule,
   pepModule,
   pushPipelineModule,
+  unifiedPushModule,
   offlineModule,
   registerModule,
 ];

@@ -1,9 +1,8 @@
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Store } from '../storage/types.js';
 
-/** Prometheus metrics of one server, on its own registry (several servers may share a process in tests). */
+/** The push pipeline's Prometheus metrics, on the server's registry. */
 export class PushMetrics {
-  readonly registry = new Registry();
   readonly triggers: Counter<'reason'>;
   readonly decisions: Counter<'frontend' | 'reason' | 'decision'>;
   readonly pushes: Counter<'frontend' | 'reason' | 'outcome' | 'condition'>;
@@ -11,9 +10,8 @@ export class PushMetrics {
   readonly deduplicated: Counter<'frontend'>;
   readonly disabled: Counter<'frontend' | 'why'>;
 
-  constructor(store: Store) {
-    const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'herald_' });
+  constructor(registry: Registry, store: Store) {
+    const registers = [registry];
     this.triggers = new Counter({ name: 'herald_push_triggers_total', help: 'Push triggers by reason', labelNames: ['reason'], registers });
     this.decisions = new Counter({
       name: 'herald_push_decisions_total',

@@ -18,7 +18,7 @@ import { createXep0357 } from './xep0357.js';
 function install(ctx: ServerContext): void {
   const frontends = new Map<string, PushFrontend>();
   for (const f of [createXep0357(ctx)]) frontends.set(f.name, f);
-  const metrics = new PushMetrics(ctx.store);
+  const metrics = new PushMetrics(ctx.metrics, ctx.store);
   const worker = new OutboxWorker(ctx, frontends, metrics, (reg, entry) =>
     ctx.bus.fire('push/delivered', { host: reg.host, username: reg.username, frontend: reg.frontend, resource: reg.resource, important: entry.important }),
   );
@@ -75,11 +75,6 @@ function install(ctx: ServerContext): void {
 
   ctx.bus.on('push/trigger', accept);
   extendHibernation(ctx);
-  ctx.http.route('/metrics', async (_req, res) => {
-    const body = await metrics.registry.metrics();
-    res.writeHead(200, { 'content-type': metrics.registry.contentType });
-    res.end(body);
-  });
   ctx.shutdownHooks.push(async () => {
     const deadline = Date.now() + 1500;
     while (worker.busy && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));

@@ -228,6 +228,43 @@ export interface PushOutboxRepository {
   prune(before: number): number;
 }
 
+export interface ServerKeyRepository {
+  get(name: string): Buffer | undefined;
+  /** Stores a key unless one exists under that name; returns the key in force. */
+  getOrCreate(name: string, create: () => Buffer): Buffer;
+  set(name: string, value: Buffer): void;
+}
+
+export interface UpMessage {
+  id: number;
+  tokenId: string;
+  host: string;
+  username: string;
+  /** The distributor's full JID. */
+  jid: string;
+  instance: string;
+  application: string;
+  topic: string | null;
+  urgency: string;
+  body: Buffer;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface UnifiedPushRepository {
+  isRevoked(tokenId: string): boolean;
+  revoke(tokenId: string, expiresAt: number): void;
+  /** Stores a message; one with the same token and topic is replaced. Returns its id. */
+  store(m: Omit<UpMessage, 'id'>): number;
+  /** Unexpired messages for a distributor, oldest first. */
+  pendingFor(jid: string, now: number): UpMessage[];
+  delete(id: number): void;
+  deleteForToken(tokenId: string): number;
+  /** Removes expired messages and revocations; returns how many messages expired. */
+  expire(now: number): number;
+  count(): number;
+}
+
 export interface Store {
   readonly accounts: AccountRepository;
   readonly roster: RosterRepository;
@@ -237,6 +274,8 @@ export interface Store {
   readonly pep: PepRepository;
   readonly pushRegistrations: PushRegistrationRepository;
   readonly pushOutbox: PushOutboxRepository;
+  readonly serverKeys: ServerKeyRepository;
+  readonly unifiedPush: UnifiedPushRepository;
   /** Runs fn atomically; nested calls join the outer transaction. */
   transaction<T>(fn: () => T): T;
   close(): void;

@@ -1,123 +1,19 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { generateSelfSignedCert } from '../../src/net/selfsigned-cert.js';
 import { HeraldProcess } from '../helpers/herald.js';
-import { TEST_CERT } from '../helpers/test-cert.js';
+import { pair, scenario, scriptReached, serverAuthLog, serverLog, slixmppVersion, user, type Json } from '../helpers/slixmpp.js';
 
 /**
  * Interop: slixmpp (Debian's python3-slixmpp, a client written by others)
  * drives a real Herald through the core scenarios. Each scenario is a
- * Python script in ./slixmpp/ that prints one JSON line of what slixmpp
- * observed; the assertions here are on those observations.
+ * Python script in ./slixmpp/ (run through ../helpers/slixmpp.ts) that
+ * prints one JSON line of what slixmpp observed; the assertions here are
+ * on those observations.
  */
-
-const PYTHON = '/usr/bin/python3';
-const SCRIPTS = fileURLToPath(new URL('./slixmpp/', import.meta.url));
-const INSTALL_HINT =
-  'slixmpp is not importable by /usr/bin/python3. Install Debian\'s package: ' +
-  '`sudo apt-get install python3-slixmpp` (the interop suite must not be skipped; .ci/run installs it).';
-
-// Observations are whatever JSON a script printed; the assertions give them their shape.
-type Json = Record<string, any>;
-
-interface PyResult {
-  code: number | null;
-  signal: string | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The environment for /usr/bin/python3: nothing from a pyenv or virtualenv that could shadow Debian's modules. */
-function pythonEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONIOENCODING: 'utf-8', PYTHONDONTWRITEBYTECODE: '1' };
-  for (const k of ['PYTHONPATH', 'PYTHONHOME', 'PYTHONSTARTUP', 'PYTHONUSERBASE', 'VIRTUAL_ENV']) delete env[k];
-  return env;
-}
-
-function python(args: string[], timeoutMs: number): Promise<PyResult> {
-  return new Promise((resolve) => {
-    execFile(PYTHON, args, { env: pythonEnv(), timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
-      const e = err as (NodeJS.ErrnoException & { code?: number | string; signal?: string | null }) | null;
-      resolve({
-        code: e ? (typeof e.code === 'number' ? e.code : null) : 0,
-        signal: e?.signal ?? null,
-        stdout,
-        stderr: e && typeof e.code === 'string' ? `${e.message}\n${stderr}` : stderr,
-      });
-    });
-  });
-}
-
-let slixmppCheck: Promise<string> | undefined;
-
-/** slixmpp's version, or a failure telling how to install it (never a skip). */
-function slixmppVersion(): Promise<string> {
-  slixmppCheck ??= python(['-c', 'import slixmpp; print(slixmpp.__version__)'], 20_000).then((r) => {
-    if (r.code !== 0) throw new Error(`${INSTALL_HINT}\n${r.stderr.trim()}`);
-    return r.stdout.trim();
-  });
-  return slixmppCheck;
-}
-
-interface RunOptions {
-  /** Expected exit code of the script; 0 unless a test looks at a failure on purpose. */
-  code?: number;
-  ca?: string;
-}
-
-/** Runs one scenario script against `h` and returns its JSON observations after checking its exit code. */
-async function scenario(h: HeraldProcess, script: string, args: string[], opts: RunOptions = {}): Promise<Json> {
-  await slixmppVersion();
-  const argv = [
-    join(SCRIPTS, script),
-    '--host', '127.0.0.1',
-    '--port', String(h.c2sPort),
-    '--domain', h.domain,
-    '--ca', opts.ca ?? TEST_CERT.certPath,
-    ...args,
-  ];
-  // The scripts give up by themselves after 20 s (a hard alarm at 25 s); this is the backstop.
-  const r = await python(argv, 40_000);
-  const lines = r.stdout.split('\n').filter((l) => l.trim() !== '');
-  const last = lines.at(-1);
-  let observed: Json | undefined;
-  try {
-    observed = last === undefined ? undefined : (JSON.parse(last) as Json);
-  } catch {
-    observed = undefined;
-  }
-  const context = `${script} ${args.join(' ')}\nexit ${r.code}${r.signal ? ` (${r.signal})` : ''}\nstdout: ${r.stdout}\nstderr:\n${r.stderr.split('\n').slice(-60).join('\n')}`;
-  assert.ok(observed, `no JSON line on stdout from ${context}`);
-  assert.equal(r.code, opts.code ?? 0, `unexpected exit code from ${context}\nherald:\n${h.output.slice(-15).join('\n')}`);
-  assert.equal(observed.ok, (opts.code ?? 0) === 0, context);
-  return observed;
-}
-
-/** Herald's own JSON log lines with one of the messages `msgs`, written while `fn` ran. */
-async function serverLog<T>(h: HeraldProcess, msgs: string[], fn: () => Promise<T>): Promise<[T, Json[]]> {
-  const from = h.output.length;
-  const result = await fn();
-  await new Promise((r) => setTimeout(r, 100)); // log lines arrive through a pipe
-  const lines = h.output
-    .slice(from)
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Json)
-    .filter((l) => msgs.includes(l.msg as string));
-  return [result, lines];
-}
-
-/** Herald's own "authenticated" log lines written while `fn` ran: the mechanism as the server saw it. */
-function serverAuthLog<T>(h: HeraldProcess, fn: () => Promise<T>): Promise<[T, Json[]]> {
-  return serverLog(h, ['authenticated'], fn);
-}
-
-const user = (name: string): string[] => ['--user', name, '--password', `${name}-pass`];
-const pair = (a: string, b: string): string[] => [...user(a), '--contact', b, '--contact-password', `${b}-pass`];
 
 describe('slixmpp interop: environment', () => {
   it('/usr/bin/python3 imports slixmpp', async () => {
@@ -353,21 +249,6 @@ describe('slixmpp interop: stream management (XEP-0198) plugin', { timeout: 60_0
   });
 });
 
-/** Waits for a file the scenario script creates; fails early if the script ends first. */
-async function scriptReached(path: string, script: Promise<Json>, timeoutMs: number): Promise<void> {
-  let ended: Json | Error | undefined;
-  script.then(
-    (o) => (ended = o),
-    (e: Error) => (ended = e),
-  );
-  const deadline = Date.now() + timeoutMs;
-  while (!existsSync(path)) {
-    if (ended instanceof Error) throw ended;
-    if (ended) throw new Error(`the script ended before creating ${path}: ${JSON.stringify(ended)}`);
-    if (Date.now() > deadline) throw new Error(`the script did not create ${path} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const sentIds = (n: number): string[] => Array.from({ length: n }, (_, i) => `sm-${String(i + 1).padStart(2, '0')}`);
 

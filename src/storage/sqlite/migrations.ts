@@ -137,10 +137,39 @@ const MIGRATIONS: string[] = [
   CREATE INDEX push_outbox_due ON push_outbox (state, not_before);
   CREATE INDEX push_outbox_age ON push_outbox (created_at);
   `,
+  // 6: keys the server generates for itself; UnifiedPush revocations and messages held for a distributor
+  `
+  CREATE TABLE server_keys (
+    name TEXT PRIMARY KEY,
+    value BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE up_revoked (
+    token_id TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+  );
+  CREATE TABLE up_messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    token_id TEXT NOT NULL,
+    host TEXT NOT NULL,
+    username TEXT NOT NULL,
+    jid TEXT NOT NULL,
+    instance TEXT NOT NULL,
+    application TEXT NOT NULL,
+    topic TEXT,
+    urgency TEXT NOT NULL,
+    body BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  CREATE INDEX up_messages_jid ON up_messages (jid, id);
+  CREATE INDEX up_messages_token ON up_messages (token_id);
+  CREATE INDEX up_messages_expiry ON up_messages (expires_at);
+  `,
 ];
 
 /** Tables holding per-user rows (host, username columns); an account deletion empties them all. */
-export const USER_TABLES = ['roster', 'roster_pending', 'offline', 'sm_tombstones', 'archive', 'archive_prefs', 'pep_nodes', 'pep_items', 'push_registrations'];
+export const USER_TABLES = ['roster', 'roster_pending', 'offline', 'sm_tombstones', 'archive', 'archive_prefs', 'pep_nodes', 'pep_items', 'push_registrations', 'up_messages'];
 
 export function migrate(db: Database): void {
   const current = db.pragma('user_version', { simple: true }) as number;

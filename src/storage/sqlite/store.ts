@@ -9,7 +9,9 @@ import { SqliteOffline } from './offline.js';
 import { SqlitePep } from './pep.js';
 import { SqlitePushOutbox, SqlitePushRegistrations } from './push.js';
 import { SqliteRoster } from './roster.js';
+import { SqliteServerKeys } from './server-keys.js';
 import { SqliteSmTombstones } from './sm-tombstones.js';
+import { SqliteUnifiedPush } from './unified-push.js';
 
 export class SqliteStore implements Store {
   readonly db: Database.Database;
@@ -21,6 +23,8 @@ export class SqliteStore implements Store {
   readonly pep: SqlitePep;
   readonly pushRegistrations: SqlitePushRegistrations;
   readonly pushOutbox: SqlitePushOutbox;
+  readonly serverKeys: SqliteServerKeys;
+  readonly unifiedPush: SqliteUnifiedPush;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -41,6 +45,8 @@ export class SqliteStore implements Store {
     this.pep = new SqlitePep(this.db);
     this.pushRegistrations = new SqlitePushRegistrations(this.db);
     this.pushOutbox = new SqlitePushOutbox(this.db);
+    this.serverKeys = new SqliteServerKeys(this.db);
+    this.unifiedPush = new SqliteUnifiedPush(this.db);
   }
 
   transaction<T>(fn: () => T): T {

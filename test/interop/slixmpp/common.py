@@ -28,6 +28,8 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 try:
     import slixmpp
+    from slixmpp.exceptions import IqError, IqTimeout
+    from slixmpp.xmlstream import ET
     from slixmpp.features.feature_mechanisms.stanza import Auth
     from slixmpp.stanza import StreamFeatures
 except ImportError as e:  # pragma: no cover - reported to the Node side
@@ -286,6 +288,53 @@ class Client(slixmpp.ClientXMPP):
     async def round_trip(self) -> None:
         """An IQ round trip (roster get): everything sent before it has been processed by the server."""
         await self.get_roster(timeout=8)
+
+
+# ---- XEP-0357 push: slixmpp has no plugin, the IQs are written by hand -------
+
+PUSH_NS = 'urn:xmpp:push:0'
+DATA_NS = 'jabber:x:data'
+PUBLISH_OPTIONS = 'http://jabber.org/protocol/pubsub#publish-options'
+DISCO_INFO_NS = 'http://jabber.org/protocol/disco#info'
+
+
+async def push_iq(client: slixmpp.ClientXMPP, verb: str, jid: Optional[str], node: Optional[str] = None,
+                  secret: Optional[str] = None) -> Dict[str, Any]:
+    """
+    Sends <iq type='set'><enable|disable xmlns='urn:xmpp:push:0' jid node/></iq>
+    (with a publish-options form holding `secret` for an enable when given),
+    built with ElementTree, and returns the answer: {'type': 'result'} or
+    {'type': 'error', 'error_type', 'condition', 'text'}.
+    """
+    el = ET.Element(f'{{{PUSH_NS}}}{verb}')
+    if jid is not None:
+        el.set('jid', jid)
+    if node is not None:
+        el.set('node', node)
+    if secret is not None:
+        form = ET.SubElement(el, f'{{{DATA_NS}}}x', {'type': 'submit'})
+        for var, value in (('FORM_TYPE', PUBLISH_OPTIONS), ('secret', secret)):
+            field = ET.SubElement(form, f'{{{DATA_NS}}}field', {'var': var})
+            ET.SubElement(field, f'{{{DATA_NS}}}value').text = value
+    iq = client.make_iq_set(el)
+    try:
+        answer = await iq.send(timeout=8)
+        return {'type': answer['type']}
+    except IqError as e:
+        err = e.iq['error']
+        return {'type': 'error', 'error_type': err['type'], 'condition': err['condition'], 'text': err['text'] or None}
+    except IqTimeout:
+        raise ScenarioFailure(f'{client.boundjid}: no answer to <{verb} xmlns="{PUSH_NS}"/>') from None
+
+
+async def disco_features(client: slixmpp.ClientXMPP, jid: str) -> List[str]:
+    """The features of a disco#info query to `jid`, in the order received (a plain IQ, no plugin)."""
+    iq = client.make_iq_get(queryxmlns=DISCO_INFO_NS, ito=jid)
+    try:
+        answer = await iq.send(timeout=8)
+    except (IqError, IqTimeout) as e:
+        raise ScenarioFailure(f'disco#info to {jid} failed: {e}') from None
+    return [f.get('var') for f in answer.xml.iter(f'{{{DISCO_INFO_NS}}}feature')]
 
 
 async def until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
