@@ -7,6 +7,7 @@ import { parseJid } from './jid.js';
 import { createLogger } from './log.js';
 import { readPassword } from './cli/prompt.js';
 import { pushDisable, pushList, pushTest } from './cli/push.js';
+import { VapidKeys } from './push/vapid-keys.js';
 import { Server, storagePath } from './server.js';
 import { SqliteStore } from './storage/sqlite/store.js';
 
@@ -22,6 +23,7 @@ commands:
   push test JID         send a test push through the running server's pipeline, print the outcome
   push disable JID SERVICE [NODE]
                         remove push registrations (every node of SERVICE when NODE is omitted)
+  keys rotate-vapid     make a new VAPID key current (existing web push subscriptions keep theirs)
 
 The configuration is read from --config FILE, else ./herald.toml if present;
 HERALD_<SECTION>_<KEY> environment variables override any option.`;
@@ -154,6 +156,14 @@ async function run(argv: string[]): Promise<number> {
         return withStore(config, (s) => pushDisable(s, host, username, service, node));
       }
       throw new UsageError(`unknown push command: ${sub ?? '(none)'}`);
+    }
+    case 'keys': {
+      if (args[0] !== 'rotate-vapid') throw new UsageError(`unknown keys command: ${args[0] ?? '(none)'}`);
+      const { config } = load(file);
+      const { id, key } = await withStore(config, (s) => new VapidKeys(s).rotate());
+      console.log(`new VAPID key ${id} is current: ${key.publicKeyRaw.toString('base64url')}`);
+      console.log('Existing subscriptions keep being signed with the key they were made with; clients get the new key when they subscribe again.');
+      return 0;
     }
     default:
       throw new UsageError(`unknown command: ${command}`);

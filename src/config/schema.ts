@@ -113,6 +113,16 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    webpush: z
+      .object({
+        enabled: z.boolean().default(true),
+        allow_insecure_loopback: z.boolean().default(false),
+        contact: z.string().default(''),
+        ttl: z.number().int().min(0).default(86400),
+        padding: z.number().int().min(0).max(1024).default(0),
+      })
+      .strict()
+      .prefault({}),
     unifiedpush: z
       .object({
         enabled: z.boolean().default(true),

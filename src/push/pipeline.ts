@@ -8,6 +8,7 @@ import type { PushFrontend } from './frontend.js';
 import type { RegistrationSessionState } from './match.js';
 import { PushMetrics } from './metrics.js';
 import { OutboxWorker } from './outbox-worker.js';
+import { createWebPush } from './webpush.js';
 import { createXep0357 } from './xep0357.js';
 
 /**
@@ -17,7 +18,8 @@ import { createXep0357 } from './xep0357.js';
  */
 function install(ctx: ServerContext): void {
   const frontends = new Map<string, PushFrontend>();
-  for (const f of [createXep0357(ctx)]) frontends.set(f.name, f);
+  const webpush = ctx.config.webpush.enabled ? createWebPush(ctx) : null;
+  for (const f of [createXep0357(ctx), webpush]) if (f) frontends.set(f.name, f);
   const metrics = new PushMetrics(ctx.metrics, ctx.store);
   const worker = new OutboxWorker(ctx, frontends, metrics, (reg, entry) =>
     ctx.bus.fire('push/delivered', { host: reg.host, username: reg.username, frontend: reg.frontend, resource: reg.resource, important: entry.important }),
@@ -79,6 +81,7 @@ function install(ctx: ServerContext): void {
     const deadline = Date.now() + 1500;
     while (worker.busy && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     worker.stop();
+    await webpush?.close();
   });
   const prune = (): void => {
     ctx.store.pushOutbox.prune(Date.now() - ctx.config.push.dedup_window * 1000);

@@ -10,6 +10,7 @@ import { parseElement } from '../xml/parse-element.js';
 import { unwrapCarbon } from './dedup.js';
 import type { PushFrontend, PushOutcome } from './frontend.js';
 import { matchXep0357 } from './match.js';
+import { addRegistration } from './registrations.js';
 import { parseTigaseOptions, tigaseFilter, TIGASE_FEATURES, type TigaseOptions } from './tigase.js';
 import { buildPublish, privacyOptions, type PrivacyOptions, type Xep0357Registration } from './xep0357-payload.js';
 
@@ -67,20 +68,14 @@ export function createXep0357(ctx: ServerContext): PushFrontend {
     if (form) options.publishOptions = form.toString('');
     const tigase = parseTigaseOptions(el);
     if (Object.keys(tigase).length > 0) options.tigase = tigase;
-    const { host, username } = session;
-    ctx.store.transaction(() => {
-      ctx.store.pushRegistrations.upsert({
-        host,
-        username,
-        frontend: XEP0357,
-        service: service.toString(),
-        node: el.attrs.node ?? '',
-        resource: session.jid.resource,
-        options: JSON.stringify(options),
-      });
-      // The oldest registrations make room (push.max_devices).
-      const all = ctx.store.pushRegistrations.forUser(host, username);
-      for (const old of all.slice(0, Math.max(0, all.length - ctx.config.push.max_devices))) ctx.store.pushRegistrations.removeById(old.id);
+    addRegistration(ctx, {
+      host: session.host,
+      username: session.username,
+      frontend: XEP0357,
+      service: service.toString(),
+      node: el.attrs.node ?? '',
+      resource: session.jid.resource,
+      options: JSON.stringify(options),
     });
     ctx.log.info({ user: session.bare, service: service.toString(), node: el.attrs.node }, 'push enabled');
     ctx.router.reply(e, iqResult(e.stanza));
