@@ -9,6 +9,7 @@ import type { RegistrationSessionState } from './match.js';
 import { PushMetrics } from './metrics.js';
 import { OutboxWorker } from './outbox-worker.js';
 import { createWebPush } from './webpush.js';
+import { serveWebPushPage } from './webpush-page.js';
 import { createXep0357 } from './xep0357.js';
 
 /**
@@ -19,6 +20,7 @@ import { createXep0357 } from './xep0357.js';
 function install(ctx: ServerContext): void {
   const frontends = new Map<string, PushFrontend>();
   const webpush = ctx.config.webpush.enabled ? createWebPush(ctx) : null;
+  if (webpush) serveWebPushPage(ctx);
   for (const f of [createXep0357(ctx), webpush]) if (f) frontends.set(f.name, f);
   const metrics = new PushMetrics(ctx.metrics, ctx.store);
   const worker = new OutboxWorker(ctx, frontends, metrics, (reg, entry) =>
