@@ -151,6 +151,7 @@ export const configSchema = z
         auth_failures_per_ip_per_minute: positiveInt.default(10),
         max_offline_messages: positiveInt.default(10000),
         max_roster_items: positiveInt.default(2000),
+        max_output_buffer_bytes: positiveInt.default(16777216),
       })
       .strict()
       .prefault({}),

@@ -46,8 +46,6 @@ export interface StanzaTracker {
 }
 
 const STANZA_NAMES = new Set(['message', 'presence', 'iq']);
-/** How much unread output a client may leave with us before it is cut off. */
-const MAX_BUFFERED_OUTPUT = 16 * 1024 * 1024;
 
 /**
  * One client-to-server stream (RFC 6120), over any transport: stream
@@ -439,7 +437,7 @@ export class ClientSession {
   writeRaw(data: string): void {
     if (!this.connected) return;
     this.transport.write(data);
-    if (this.transport.bufferedBytes > MAX_BUFFERED_OUTPUT) {
+    if (this.transport.bufferedBytes > this.ctx.config.limits.max_output_buffer_bytes) {
       this.log.warn('client is not reading; closing');
       this.transport.destroy();
     }
