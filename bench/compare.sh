@@ -8,6 +8,7 @@
 # TLS off, PLAIN allowed on loopback) and a fresh Prosody (../shared/tools/prosody-peer),
 # creates accounts u1..u(2*pairs), runs bench/load.ts against it, and stops it. With
 # taskset and 2+ cores the server is pinned to core 0 and the load generator to core 1.
+# Both servers keep their data under $TMPDIR (default /tmp): TMPDIR=/dev/shm puts it on tmpfs.
 # Raw outputs go to bench/results/<UTC time>/; a side-by-side table is printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +47,7 @@ fi
   echo "prosody:   $(dpkg-query -W -f '${Version}' prosody 2>/dev/null || echo 'not installed yet (prosody-peer installs it)')"
   echo "herald:    $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src package.json 2>/dev/null || echo ' + uncommitted changes in src/')"
   echo "load:      --pairs $pairs --window $window --warmup $warmup --seconds $seconds --idle $idle; $runs run(s) each"
+  echo "storage:   data directories under ${TMPDIR:-/tmp} ($(df --output=fstype "${TMPDIR:-/tmp}" | tail -n1))"
   echo "pinning:   $pinning"
 } | tee "$out/setup.txt"
 

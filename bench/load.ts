@@ -339,6 +339,12 @@ async function main(): Promise<number> {
       `idle: ${idleResult.connections} connections opened in ${idleResult.open_s} s; server RSS ${idleResult.rss_before_kb} KB -> ` +
         `${idleResult.rss_after_kb} KB after 5 s: ${idleResult.kb_per_connection} KB per idle connection`,
     );
+    if (tp !== null && idleResult.kb_per_connection < 5) {
+      console.log(
+        'idle: note: the server likely freed memory left over from the throughput phase meanwhile (a garbage-collected ' +
+          'runtime); for this figure prefer a fresh server and --seconds 0',
+      );
+    }
   }
   await Promise.all(clients.map((c) => c.close()));
 
