@@ -35,6 +35,7 @@ export class Server {
   private readonly connections: PerMinuteLimiter;
   private readonly listeners: net.Server[] = [];
   private closeWebSockets: (() => void) | null = null;
+  private checkpointTimer: NodeJS.Timeout | null = null;
   private readonly startedAt = Date.now();
 
   constructor(
@@ -106,6 +107,14 @@ export class Server {
       this.http.upgrade('/xmpp-websocket', ws.handleUpgrade);
       await this.listen(this.http.server, config.http.port, host, 'http');
     }
+    this.checkpointTimer = setInterval(() => {
+      try {
+        this.store.checkpoint();
+      } catch (err) {
+        this.log.warn({ err }, 'checkpoint failed');
+      }
+    }, 1000);
+    this.checkpointTimer.unref();
     this.log.info({ domains: config.server.domains }, 'Herald started');
   }
 
@@ -135,6 +144,7 @@ export class Server {
     for (const s of [...this.ctx.sessions.all()]) s.streamError('system-shutdown', 'the server is restarting');
     this.closeWebSockets?.();
     this.ctx.router.iq.clear();
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     this.ctx.authFailures.stop();
     this.connections.stop();
     // Give the kernel a moment to flush the closing stream elements.
