@@ -96,7 +96,7 @@ export class Server {
       );
       const ws = createXmppWebSocketServer(config.limits.max_stanza_bytes, (socket, req) => {
         const ip = req.socket.remoteAddress ?? 'unknown';
-        this.accept(new WebSocketTransport(socket, ip, config.http.websocket_secure));
+        this.accept(new WebSocketTransport(socket, ip, config.http.websocket_secure, req.socket));
       });
       this.closeWebSockets = ws.close;
       this.http.route('/metrics', async (_req, res) => {

@@ -164,10 +164,29 @@ export class ClientSession {
     return this.state !== 'hibernating' && this.state !== 'closed';
   }
 
+  /**
+   * Everything one chunk of input causes is stored in one transaction, and
+   * the connection stays corked until it commits: an acknowledgement or a
+   * delivery never leaves before what it vouches for is on disk, and a burst
+   * of stanzas costs one commit instead of several each.
+   */
   private receive(chunk: Buffer | string): void {
     if (this.state === 'closed') return;
-    if (this.transport.kind === 'websocket') this.parser.writeMessage(chunk);
-    else this.parser.write(chunk);
+    const transport = this.transport;
+    transport.cork();
+    try {
+      this.ctx.store.transaction(() => {
+        if (this.transport.kind === 'websocket') this.parser.writeMessage(chunk);
+        else this.parser.write(chunk);
+      });
+    } catch (e) {
+      // The commit failed: what was written for this input must not leave. The client's
+      // stream management (or the user) sends it again.
+      this.log.error({ err: e }, 'storage failed while handling input; dropping the connection');
+      transport.destroy();
+      return;
+    }
+    transport.uncork();
   }
 
   private onStreamOpen(h: StreamHeader): void {

@@ -55,6 +55,19 @@ export class TcpTransport implements Transport {
     if (!this.socket.destroyed) this.socket.write(data);
   }
 
+  /** The socket that cork() held: STARTTLS may swap sockets in between. */
+  private corked: net.Socket | null = null;
+
+  cork(): void {
+    this.corked = this.socket;
+    this.socket.cork();
+  }
+
+  uncork(): void {
+    this.corked?.uncork();
+    this.corked = null;
+  }
+
   startTls(host: string): void {
     const raw = this.socket;
     raw.removeAllListeners('data');

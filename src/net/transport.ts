@@ -19,6 +19,9 @@ export interface Transport {
   readonly bufferedBytes: number;
   setHandlers(h: TransportHandlers): void;
   write(data: string): void;
+  /** Holds writes back until uncork(): nothing leaves before the storage they depend on is committed. */
+  cork(): void;
+  uncork(): void;
   /** Upgrades to TLS for `host`; called right after `<proceed/>` is written. */
   startTls(host: string): void;
   /** Closes after pending writes are flushed. */

@@ -14,6 +14,8 @@ export class WebSocketTransport implements Transport {
     private readonly ws: WebSocket,
     readonly remoteAddress: string,
     readonly secure: boolean,
+    /** The connection under the WebSocket, for corking. */
+    private readonly socket: Duplex,
   ) {
     this.isLoopback = isLoopbackAddress(remoteAddress);
     ws.on('message', (data, isBinary) => {
@@ -40,6 +42,14 @@ export class WebSocketTransport implements Transport {
 
   write(data: string): void {
     if (this.ws.readyState === this.ws.OPEN) this.ws.send(data);
+  }
+
+  cork(): void {
+    this.socket.cork();
+  }
+
+  uncork(): void {
+    this.socket.uncork();
   }
 
   startTls(): void {
