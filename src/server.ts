@@ -21,6 +21,7 @@ import { TcpTransport } from './net/tcp.js';
 import { TlsContexts } from './net/tls-contexts.js';
 import { createXmppWebSocketServer, WebSocketTransport } from './net/websocket.js';
 import type { Transport } from './net/transport.js';
+import { Checkpointer } from './storage/sqlite/checkpointer.js';
 import { SqliteStore } from './storage/sqlite/store.js';
 
 export function storagePath(config: Config): string {
@@ -35,7 +36,7 @@ export class Server {
   private readonly connections: PerMinuteLimiter;
   private readonly listeners: net.Server[] = [];
   private closeWebSockets: (() => void) | null = null;
-  private checkpointTimer: NodeJS.Timeout | null = null;
+  private checkpointer: Checkpointer | null = null;
   private readonly startedAt = Date.now();
 
   constructor(
@@ -107,14 +108,9 @@ export class Server {
       this.http.upgrade('/xmpp-websocket', ws.handleUpgrade);
       await this.listen(this.http.server, config.http.port, host, 'http');
     }
-    this.checkpointTimer = setInterval(() => {
-      try {
-        this.store.checkpoint();
-      } catch (err) {
-        this.log.warn({ err }, 'checkpoint failed');
-      }
-    }, 1000);
-    this.checkpointTimer.unref();
+    if (storagePath(config) !== ':memory:') {
+      this.checkpointer = new Checkpointer(storagePath(config), 1000, (message) => this.log.warn({ message }, 'checkpoint failed'));
+    }
     this.log.info({ domains: config.server.domains }, 'Herald started');
   }
 
@@ -144,7 +140,7 @@ export class Server {
     for (const s of [...this.ctx.sessions.all()]) s.streamError('system-shutdown', 'the server is restarting');
     this.closeWebSockets?.();
     this.ctx.router.iq.clear();
-    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    await this.checkpointer?.stop();
     this.ctx.authFailures.stop();
     this.connections.stop();
     // Give the kernel a moment to flush the closing stream elements.

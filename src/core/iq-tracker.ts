@@ -11,8 +11,12 @@ interface Pending {
 export class IqTracker {
   private readonly pending = new Map<string, Pending>();
 
+  /** A random prefix and a counter: unique for this process; answers are matched by sender too, so guessing one gains nothing. */
+  private readonly prefix = randomBytes(6).toString('base64url');
+  private counter = 0;
+
   newId(): string {
-    return randomBytes(9).toString('base64url');
+    return `${this.prefix}${(++this.counter).toString(36)}`;
   }
 
   /** Resolves with the result or error stanza, or with null on timeout. */

@@ -25,9 +25,13 @@ export interface PushFrontend {
   readonly name: string;
   /** Whether this registration gets a push for this trigger, and why. */
   match(reg: PushRegistration, e: PushTriggerEvent, session: RegistrationSessionState): Decision;
-  /** What goes into the outbox: built when accepted, so the options of that moment apply. */
-  payload(reg: PushRegistration, e: PushTriggerEvent): string;
+  /**
+   * What goes into the outbox (`text`), built when accepted so the options of
+   * that moment apply; `prepared` is the same in memory, handed back to `send`
+   * when the push goes out from this process, to save parsing it again.
+   */
+  payload(reg: PushRegistration, e: PushTriggerEvent): { text: string; prepared?: unknown };
   /** A content-less push, for operators' test pushes. */
   testPayload(reg: PushRegistration): string;
-  send(reg: PushRegistration, payload: string): Promise<PushOutcome>;
+  send(reg: PushRegistration, payload: string, prepared?: unknown): Promise<PushOutcome>;
 }

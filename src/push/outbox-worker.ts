@@ -30,8 +30,13 @@ export class OutboxWorker {
   private timerAt = Number.POSITIVE_INFINITY;
   private runScheduled = false;
   private readonly inflight = new Set<number>();
+  /** Entries accepted by this process and due now, sent without reading them back from storage. */
+  private ready: { entry: OutboxEntry; prepared: unknown }[] = [];
+  private readyScheduled = false;
   private pendingSettlements: Settlement[] = [];
   private poller: NodeJS.Timeout | null = null;
+  /** The last scan stopped at its batch size with everything in flight: scan again after outcomes land. */
+  private backlog = false;
   private stopped = false;
 
   constructor(
@@ -59,7 +64,30 @@ export class OutboxWorker {
     return this.inflight.size > 0;
   }
 
-  /** Something is due at `at` (now by default). */
+  /**
+   * A freshly accepted entry: due now and not batched, it goes out on the next
+   * turn straight from memory (with what the front-end prepared); otherwise a
+   * scan of storage picks it up when it falls due.
+   */
+  enqueue(entry: OutboxEntry, prepared?: unknown): void {
+    if (this.stopped) return;
+    if (entry.batched || entry.notBefore > Date.now()) {
+      this.kick(entry.notBefore);
+      return;
+    }
+    this.inflight.add(entry.id);
+    this.ready.push({ entry, prepared });
+    if (this.readyScheduled) return;
+    this.readyScheduled = true;
+    setImmediate(() => {
+      this.readyScheduled = false;
+      const batch = this.ready;
+      this.ready = [];
+      for (const r of batch) this.send(r.entry, r.prepared);
+    });
+  }
+
+  /** Something is due at `at` (now by default): scan storage then. */
   kick(at = Date.now()): void {
     if (this.stopped) return;
     if (at <= Date.now()) {
@@ -85,15 +113,21 @@ export class OutboxWorker {
   private run(): void {
     if (this.stopped) return;
     const now = Date.now();
-    let due: OutboxEntry[];
+    let rows: OutboxEntry[];
     try {
-      due = this.ctx.store.pushOutbox.due(now, BATCH).filter((e) => !this.inflight.has(e.id));
+      rows = this.ctx.store.pushOutbox.due(now, BATCH);
     } catch (e) {
       this.ctx.log.error({ err: e }, 'outbox read failed');
       return;
     }
+    const due = rows.filter((e) => !this.inflight.has(e.id));
     for (const entry of this.coalesce(due)) this.send(entry);
-    if (due.length >= BATCH) this.kick();
+    if (rows.length >= BATCH) {
+      // More may wait behind this batch. Read on at once if this batch sent something;
+      // if it was all in flight, read on when outcomes free rows (see flushSettlements).
+      if (due.length > 0) this.kick();
+      else this.backlog = true;
+    }
     const next = this.ctx.store.pushOutbox.nextDue();
     if (next !== undefined && next > now) this.kick(next);
   }
@@ -115,7 +149,7 @@ export class OutboxWorker {
     return [...keep, ...newest.values()];
   }
 
-  private send(entry: OutboxEntry): void {
+  private send(entry: OutboxEntry, prepared?: unknown): void {
     const reg = this.ctx.store.pushRegistrations.get(entry.registrationId);
     const frontend = reg ? this.frontends.get(reg.frontend) : undefined;
     if (!reg || !frontend) {
@@ -124,7 +158,7 @@ export class OutboxWorker {
     }
     this.inflight.add(entry.id);
     frontend
-      .send(reg, entry.payload)
+      .send(reg, entry.payload, prepared)
       .catch((e: unknown): PushOutcome => {
         this.ctx.log.error({ err: e, push: entry.id }, 'push transport failed');
         return { ok: false, temporary: true, condition: 'internal-error' };
@@ -200,5 +234,9 @@ export class OutboxWorker {
       this.ctx.log.error({ err: e }, 'outbox update failed');
     }
     for (const s of batch) this.inflight.delete(s.id);
+    if (this.backlog) {
+      this.backlog = false;
+      this.kick();
+    }
   }
 }

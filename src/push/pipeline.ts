@@ -51,6 +51,10 @@ function install(ctx: ServerContext): void {
       metrics.decisions.inc({ frontend: reg.frontend, reason: e.reason, decision: push ? 'push' : 'skip' });
       ctx.log.debug({ user: `${e.username}@${e.host}`, registration: reg.id, trigger: e.reason, push, why, stanza: `${e.stanza.name}#${e.stanza.attrs.id ?? ''}` }, 'push decision');
       if (!push) continue;
+      if (ctx.store.pushOutbox.has(reg.id, key)) {
+        metrics.deduplicated.inc({ frontend: reg.frontend });
+        continue;
+      }
       // Hibernation pushes are batched: the first opens a window the next ones join.
       const batched = ctx.config.push.batch_interval > 0 && (e.reason === 'hibernated' || e.reason === 'ack-delayed');
       let notBefore = now;
@@ -59,21 +63,20 @@ function install(ctx: ServerContext): void {
         notBefore = end !== undefined && end > now ? end : now + ctx.config.push.batch_interval * 1000;
         batchEnds.set(reg.id, notBefore);
       }
-      const id = ctx.store.pushOutbox.add({
+      const { text, prepared } = frontend.payload(reg, e);
+      const entry = {
         registrationId: reg.id,
         dedupKey: key,
         reason: e.reason,
         important: e.importance.important,
         priority: e.importance.priority,
         batched,
-        payload: frontend.payload(reg, e),
+        payload: text,
         notBefore,
-      });
-      if (id === null) {
-        metrics.deduplicated.inc({ frontend: reg.frontend });
-        continue;
-      }
-      worker.kick(notBefore);
+      };
+      const id = ctx.store.pushOutbox.add(entry);
+      if (id === null) continue;
+      worker.enqueue({ ...entry, id, state: 'pending', attempts: 0, createdAt: now, lastError: null }, prepared);
     }
   };
 

@@ -194,13 +194,13 @@ export function createWebPush(ctx: ServerContext): PushFrontend & { close(): Pro
       const push: StoredPush = { message, urgency };
       // One topic per conversation: a newer push replaces an undelivered older one at the push service.
       if (sender !== undefined) push.topic = createHash('sha256').update(`${user}|${sender}`).digest('base64url').slice(0, 32);
-      return JSON.stringify(push);
+      return { text: JSON.stringify(push), prepared: push };
     },
     testPayload() {
       return JSON.stringify({ message: { type: 'test' }, urgency: 'low' } satisfies StoredPush);
     },
-    async send(reg, payload) {
-      const push = JSON.parse(payload) as StoredPush;
+    async send(reg, payload, prepared) {
+      const push = (prepared as StoredPush | undefined) ?? (JSON.parse(payload) as StoredPush);
       const first = await deliver(reg, push);
       // 413: the push service wants less; once, with only what identifies the push.
       if (!first.ok && first.status === 413 && Object.keys(push.message).length > 2) {

@@ -4,7 +4,7 @@ import { iqResult, StanzaError } from '../core/errors.js';
 import type { PushTriggerEvent, StanzaEvent } from '../core/events.js';
 import { parseJid } from '../jid.js';
 import type { PushRegistration } from '../storage/types.js';
-import { x, type Element } from '../xml/element.js';
+import { Element, x } from '../xml/element.js';
 import { NS } from '../xml/namespaces.js';
 import { parseElement } from '../xml/parse-element.js';
 import { unwrapCarbon } from './dedup.js';
@@ -117,15 +117,17 @@ export function createXep0357(ctx: ServerContext): PushFrontend {
       return tigaseFilter(tigase, message, `${e.username}@${e.host}`, known);
     },
     payload(reg, e: PushTriggerEvent) {
-      return buildPublish(xep0357Registration(reg), unwrapCarbon(e.stanza), e.importance, privacy()).toString('');
+      const pubsub = buildPublish(xep0357Registration(reg), unwrapCarbon(e.stanza), e.importance, privacy());
+      return { text: pubsub.toString(''), prepared: pubsub };
     },
     testPayload(reg) {
       return xep0357TestPayload(reg, privacy());
     },
-    async send(reg, payload) {
+    async send(reg, payload, prepared) {
       const id = ctx.router.iq.newId();
       const answer = ctx.router.iq.expect(id, reg.service, ctx.config.push.response_timeout * 1000);
-      ctx.router.send(x('iq', { type: 'set', id, from: reg.host, to: reg.service }, parseElement(payload)));
+      const pubsub = prepared instanceof Element ? prepared : parseElement(payload);
+      ctx.router.send(x('iq', { type: 'set', id, from: reg.host, to: reg.service }, pubsub));
       return outcomeOfAnswer(await answer);
     },
   };

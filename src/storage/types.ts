@@ -217,6 +217,8 @@ export type NewOutboxEntry = Pick<OutboxEntry, 'registrationId' | 'dedupKey' | '
 export interface PushOutboxRepository {
   /** Null when this registration already has an entry with this dedup key. */
   add(e: NewOutboxEntry): number | null;
+  /** Whether this registration already has an entry with this dedup key. */
+  has(registrationId: number, dedupKey: string): boolean;
   get(id: number): OutboxEntry | undefined;
   /** Pending entries due at `now`, oldest first. */
   due(now: number, limit: number): OutboxEntry[];

@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { hkdfExpand, hmacSha256 } from './hkdf.js';
 
 /**
  * RFC 8188 `aes128gcm` content coding: a header (salt, record size, key id)
@@ -17,10 +18,8 @@ export interface EceKeys {
 }
 
 export function deriveEceKeys(ikm: Buffer, salt: Buffer): EceKeys {
-  return {
-    cek: Buffer.from(hkdfSync('sha256', ikm, salt, CEK_INFO, 16)),
-    nonce: Buffer.from(hkdfSync('sha256', ikm, salt, NONCE_INFO, 12)),
-  };
+  const prk = hmacSha256(salt, ikm);
+  return { cek: hkdfExpand(prk, CEK_INFO, 16), nonce: hkdfExpand(prk, NONCE_INFO, 12) };
 }
 
 function recordNonce(base: Buffer, seq: number): Buffer {

@@ -1,4 +1,5 @@
-import { createECDH, hkdfSync, randomBytes } from 'node:crypto';
+import { createECDH, randomBytes } from 'node:crypto';
+import { hkdf } from './hkdf.js';
 import { eceDecrypt, eceEncrypt } from './ece.js';
 
 /** What a browser subscription gives: the user agent's P-256 public key and its auth secret. */
@@ -15,8 +16,11 @@ export const MAX_PLAINTEXT = RECORD_SIZE - 86 - 16 - 1;
 
 function webPushIkm(auth: Buffer, ecdhSecret: Buffer, uaPublic: Buffer, asPublic: Buffer): Buffer {
   const info = Buffer.concat([Buffer.from('WebPush: info\0'), uaPublic, asPublic]);
-  return Buffer.from(hkdfSync('sha256', ecdhSecret, auth, info, 32));
+  return hkdf(auth, ecdhSecret, info, 32);
 }
+
+/** Re-keyed for every message (generateKeys); one JS thread, so no two messages share a key. */
+const ephemeral = createECDH('prime256v1');
 
 export interface EncryptOptions {
   /** Zero padding after the message, to hide its length. */
@@ -34,9 +38,9 @@ export interface EncryptOptions {
 export function encryptWebPush(plaintext: Buffer, keys: SubscriptionKeys, opts: EncryptOptions = {}): Buffer {
   const padding = opts.padding ?? 0;
   if (plaintext.length + padding > MAX_PLAINTEXT) throw new RangeError(`web push payload over ${MAX_PLAINTEXT} bytes`);
-  const ecdh = createECDH('prime256v1');
+  const ecdh = opts.testPrivateKey ? createECDH('prime256v1') : ephemeral;
   if (opts.testPrivateKey) ecdh.setPrivateKey(opts.testPrivateKey);
-  else ecdh.generateKeys();
+  else ecdh.generateKeys(); // a new key pair on the one object: cheaper than a new object each time
   const asPublic = ecdh.getPublicKey();
   const ikm = webPushIkm(keys.auth, ecdh.computeSecret(keys.p256dh), keys.p256dh, asPublic);
   return eceEncrypt(plaintext, { ikm, salt: opts.testSalt ?? randomBytes(16), rs: RECORD_SIZE, keyid: asPublic, finalPadding: padding });

@@ -138,6 +138,7 @@ const toEntry = (r: OutboxRow): OutboxEntry => ({
 export class SqlitePushOutbox implements PushOutboxRepository {
   private readonly addStmt: Statement;
   private readonly getStmt: Statement<[number], OutboxRow>;
+  private readonly hasStmt: Statement<[number, string], { one: number }>;
   private readonly dueStmt: Statement<[number, number], OutboxRow>;
   private readonly nextStmt: Statement<[], { t: number | null }>;
   private readonly settleStmt: Statement<[string, number, number, string | null, number]>;
@@ -150,6 +151,7 @@ export class SqlitePushOutbox implements PushOutboxRepository {
        VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
     );
     this.getStmt = db.prepare('SELECT * FROM push_outbox WHERE id = ?');
+    this.hasStmt = db.prepare('SELECT 1 AS one FROM push_outbox WHERE registration_id = ? AND dedup_key = ?');
     this.dueStmt = db.prepare("SELECT * FROM push_outbox WHERE state = 'pending' AND not_before <= ? ORDER BY id LIMIT ?");
     this.nextStmt = db.prepare("SELECT min(not_before) AS t FROM push_outbox WHERE state = 'pending'");
     this.settleStmt = db.prepare('UPDATE push_outbox SET state = ?, attempts = ?, not_before = ?, last_error = ? WHERE id = ?');
@@ -165,6 +167,10 @@ export class SqlitePushOutbox implements PushOutboxRepository {
   get(id: number): OutboxEntry | undefined {
     const r = this.getStmt.get(id);
     return r ? toEntry(r) : undefined;
+  }
+
+  has(registrationId: number, dedupKey: string): boolean {
+    return this.hasStmt.get(registrationId, dedupKey) !== undefined;
   }
 
   due(now: number, limit: number): OutboxEntry[] {

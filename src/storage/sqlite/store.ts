@@ -36,8 +36,8 @@ export class SqliteStore implements Store {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     // SQLite's automatic checkpoint (every 1000 pages) ran two fsyncs inside whichever
-    // insert crossed the line, stalling routing; the server checkpoints on a timer
-    // instead (checkpoint()), and this larger threshold only bounds the log if it cannot.
+    // insert crossed the line, stalling routing; the server checkpoints from a worker
+    // thread instead (checkpointer.ts), and this larger threshold only bounds the log.
     this.db.pragma('wal_autocheckpoint = 20000');
     this.db.pragma('foreign_keys = ON');
     migrate(this.db);
@@ -51,11 +51,6 @@ export class SqliteStore implements Store {
     this.pushOutbox = new SqlitePushOutbox(this.db);
     this.serverKeys = new SqliteServerKeys(this.db);
     this.unifiedPush = new SqliteUnifiedPush(this.db);
-  }
-
-  /** Moves the write-ahead log into the database without waiting for readers. */
-  checkpoint(): void {
-    this.db.pragma('wal_checkpoint(PASSIVE)');
   }
 
   transaction<T>(fn: () => T): T {
