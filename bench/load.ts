@@ -4,23 +4,32 @@
  *
  *   node --import tsx bench/load.ts --host 127.0.0.1 --port 5222 --domain localhost \
  *     --user-prefix u --password PW --pairs 50 --seconds 20 [--window 20] [--warmup 3] \
- *     [--idle 1000 --pid SERVER_PID] [--label NAME]
+ *     [--idle 1000 --pid SERVER_PID] [--resume N [--resume-rounds 3] [--resume-gap 500] [--resume-rate 10]]
+ *     [--label NAME]
  *
- * Accounts <prefix>1 .. <prefix>(2*pairs) must exist. See docs/PERFORMANCE.md.
+ * Accounts <prefix>1 .. <prefix>(2*max(pairs, N)) must exist. See docs/PERFORMANCE.md.
  */
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { BenchError, RawClient, type FailureKind } from './lib/raw-client.js';
+import { openClients, sleep, type ServerOptions } from './lib/open-clients.js';
+import { BenchError, type FailureKind, type RawClient } from './lib/raw-client.js';
+import { resumePhase, type ResumeResult } from './lib/resume-phase.js';
 import { readCpuSeconds, readMachineBusySeconds, readRssKb, round, Samples, SequenceTracker, type LatencySummary } from './lib/stats.js';
 
 const USAGE = `usage: node --import tsx bench/load.ts --host H --port N --domain D --user-prefix P --password PW
          [--pairs 50] [--seconds 20] [--window 20] [--warmup 3] [--idle M --pid PID] [--label NAME]
+         [--resume N [--resume-rounds R] [--resume-gap MS] [--resume-rate PER_S]]
 
   --pairs N     client pairs; accounts P1 .. P(2N) must exist
   --seconds S   measured seconds after the warm-up (0 skips the throughput phase)
   --window W    messages in flight per sender
   --idle M      then open M more idle connections (same accounts, other resources)
-                and report the server's RSS growth per connection; needs --pid`;
+                and report the server's RSS growth per connection; needs --pid
+  --resume N    then XEP-0198: N clients (accounts P1..PN) enable resumption, N senders
+                (P(N+1)..P(2N)) send them --resume-rate messages/s each; every round
+                (--resume-rounds, 3) each client drops its TCP connection, waits
+                --resume-gap ms (500) and resumes; reports resume latency and checks
+                that no message is lost or duplicated`;
 
 const EXIT: Record<FailureKind | 'usage' | 'integrity', number> = {
   usage: 2,
@@ -32,17 +41,16 @@ const EXIT: Record<FailureKind | 'usage' | 'integrity', number> = {
   integrity: 1,
 };
 
-interface Options {
-  host: string;
-  port: number;
-  domain: string;
-  prefix: string;
-  password: string;
+interface Options extends ServerOptions {
   pairs: number;
   seconds: number;
   window: number;
   warmup: number;
   idle: number;
+  resume: number;
+  resumeRounds: number;
+  resumeGap: number;
+  resumeRate: number;
   pid: number | null;
   label: string;
 }
@@ -71,6 +79,10 @@ function checkOptions(argv: string[]): Options {
       window: { type: 'string', default: '20' },
       warmup: { type: 'string', default: '3' },
       idle: { type: 'string', default: '0' },
+      resume: { type: 'string', default: '0' },
+      'resume-rounds': { type: 'string', default: '3' },
+      'resume-gap': { type: 'string', default: '500' },
+      'resume-rate': { type: 'string', default: '10' },
       pid: { type: 'string' },
       label: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -97,39 +109,16 @@ function checkOptions(argv: string[]): Options {
     window: int('window', values.window, 1),
     warmup: int('warmup', values.warmup, 0),
     idle: int('idle', values.idle, 0),
+    resume: int('resume', values.resume, 0),
+    resumeRounds: int('resume-rounds', values['resume-rounds'], 1),
+    resumeGap: int('resume-gap', values['resume-gap'], 0),
+    resumeRate: int('resume-rate', values['resume-rate'], 1),
     pid: values.pid === undefined ? null : int('pid', values.pid, 1),
     label: values.label ?? `${values.host}:${values.port ?? '?'}`,
   };
   if (o.idle > 0 && o.pid === null) throw new UsageError('--idle needs --pid (the server process, to read its RSS)');
   if (o.pid !== null) readRssKb(o.pid); // fails early on a wrong pid
   return o;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Opens clients for accounts/resources with bounded concurrency; the first one alone, so that a bad setup fails with one clear error. */
-async function openClients(o: Options, specs: { user: number; resource: string }[], concurrency: number): Promise<RawClient[]> {
-  const open = (i: number): Promise<RawClient> => {
-    const s = specs[i] as { user: number; resource: string };
-    return RawClient.open({ host: o.host, port: o.port, domain: o.domain, username: `${o.prefix}${s.user}`, password: o.password, resource: s.resource });
-  };
-  const clients: RawClient[] = new Array<RawClient>(specs.length);
-  if (specs.length === 0) return clients;
-  clients[0] = await open(0);
-  let next = 1;
-  const worker = async (): Promise<void> => {
-    while (next < specs.length) {
-      const i = next++;
-      clients[i] = await open(i);
-    }
-  };
-  try {
-    await Promise.all(Array.from({ length: Math.min(concurrency, specs.length - 1) }, worker));
-  } catch (e) {
-    for (const c of clients) if (c) void c.close();
-    throw e;
-  }
-  return clients;
 }
 
 // ---- phase 1: throughput and latency ------------------------------------------------
@@ -348,8 +337,28 @@ async function main(): Promise<number> {
   }
   await Promise.all(clients.map((c) => c.close()));
 
-  const ok = tp === null || (tp.lost === 0 && tp.duplicated === 0 && tp.error_bounces === 0);
-  if (!ok) console.log('INTEGRITY FAILURE: messages were lost, duplicated or bounced');
+  let resume: ResumeResult | null = null;
+  if (o.resume > 0) {
+    resume = await resumePhase(o, { clients: o.resume, rounds: o.resumeRounds, gapMs: o.resumeGap, rate: o.resumeRate, pid: o.pid });
+    const l = resume.resume_latency_ms;
+    console.log(
+      `resume: ${resume.resumes} resumptions (${resume.clients} clients x ${resume.rounds} rounds, gap ${resume.gap_ms} ms), ` +
+        `${resume.resume_failures} failed; latency ms (new TCP connection -> <resumed/>): p50 ${l.p50}  p90 ${l.p90}  p99 ${l.p99}  max ${l.max}`,
+    );
+    console.log(
+      `resume integrity: sent ${resume.sent} (${resume.sent_during_gap} while the client was away), delivered ${resume.delivered}, ` +
+        `lost ${resume.lost}, duplicated ${resume.duplicated}, out of order ${resume.out_of_order}, error bounces ${resume.error_bounces}`,
+    );
+    console.log(
+      `resume cpu: server ${resume.server_cpu_pct ?? '?'}% of a core, other processes ${resume.other_cpu_pct ?? '?'}%` +
+        ((resume.other_cpu_pct ?? 0) > 10 ? ' (WARNING: the machine was not quiet; figures are disturbed)' : ''),
+    );
+  }
+
+  const ok =
+    (tp === null || (tp.lost === 0 && tp.duplicated === 0 && tp.error_bounces === 0)) &&
+    (resume === null || (resume.lost === 0 && resume.duplicated === 0 && resume.error_bounces === 0 && resume.resume_failures === 0));
+  if (!ok) console.log('INTEGRITY FAILURE: messages were lost, duplicated or bounced, or a resumption failed');
   console.log(
     JSON.stringify({
       label: o.label,
@@ -361,6 +370,7 @@ async function main(): Promise<number> {
       seconds: o.seconds,
       ...(tp ?? {}),
       idle: idleResult,
+      resume,
       ok,
     }),
   );

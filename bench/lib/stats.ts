@@ -86,6 +86,10 @@ export class SequenceTracker {
     this.next = seq + 1;
   }
 
+  has(seq: number): boolean {
+    return this.seen[seq] === 1;
+  }
+
   /** Messages sent (1..sent) that never arrived. */
   lost(sent: number): number {
     let missing = 0;

@@ -1,0 +1,308 @@
+/**
+ * XEP-0357 push throughput and latency, server-agnostic: N offline users (no
+ * session at all) have push registrations at a XEP-0114 component, the
+ * bench's own app server, which answers every publish at once; S senders
+ * send them chat messages. Pushes/s counts the publishes the app server got.
+ *
+ *   node --import tsx bench/push.ts --port C2S --component-port P --secret S --password PW
+ *     [--users 100] [--senders 10] [--messages 2000] [--warmup-messages 500]
+ *     [--window 50 | --rate 1000] [--pid SERVER_PID] [--label NAME]
+ *
+ * Accounts <prefix>1..N are the users (each enables push with node `n<i>`
+ * from a session it then closes), N+1..N+S the senders; sender s writes to
+ * users s+1, s+1+S, ... in turn, so each node hears from one sender only and
+ * its publishes come in the order its messages were sent. With --rate, each
+ * sender sends on its own phase of the period (no synchronised bursts). Latency is
+ * send -> publish received: from the message body when the server puts it in
+ * the publish (Herald with HERALD_PUSH_WITH_BODY=true), else by that order.
+ */
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { openClients, sleep } from './lib/open-clients.js';
+import { BenchError, type RawClient } from './lib/raw-client.js';
+import { RawComponent } from './lib/raw-component.js';
+import { readCpuSeconds, readMachineBusySeconds, round, Samples, SequenceTracker } from './lib/stats.js';
+import { attr } from './lib/xml-scan.js';
+
+// A failed setup (no server, refused login...) ends the run with one line, not a stack trace.
+process.on('uncaughtException', (e) => {
+  console.error(`push: ${e instanceof BenchError ? e.message : e.stack ?? String(e)}`);
+  process.exit(e instanceof BenchError ? 5 : 1);
+});
+const { values: v } = parseArgs({
+  options: {
+    host: { type: 'string', default: '127.0.0.1' },
+    port: { type: 'string' },
+    domain: { type: 'string', default: 'localhost' },
+    'user-prefix': { type: 'string', default: 'u' },
+    password: { type: 'string' },
+    'component-port': { type: 'string' },
+    'component-domain': { type: 'string', default: 'push.localhost' },
+    secret: { type: 'string' },
+    users: { type: 'string', default: '100' },
+    senders: { type: 'string', default: '10' },
+    messages: { type: 'string', default: '2000' },
+    'warmup-messages': { type: 'string', default: '500' },
+    window: { type: 'string', default: '50' },
+    rate: { type: 'string', default: '0' },
+    pid: { type: 'string' },
+    label: { type: 'string', default: 'push' },
+  },
+});
+const num = (name: string, s: string | undefined, min: number): number => {
+  const n = Number(s);
+  if (s === undefined || !Number.isInteger(n) || n < min) {
+    console.error(`push: --${name} needs an integer >= ${min} (got ${s ?? 'nothing'}); see the header of bench/push.ts`);
+    process.exit(2);
+  }
+  return n;
+};
+if (v.password === undefined || v.secret === undefined) {
+  console.error('push: --password and --secret are required; see the header of bench/push.ts');
+  process.exit(2);
+}
+const o = {
+  server: { host: v.host, port: num('port', v.port, 1), domain: v.domain, prefix: v['user-prefix'], password: v.password },
+  componentPort: num('component-port', v['component-port'], 1),
+  componentDomain: v['component-domain'],
+  secret: v.secret,
+  users: num('users', v.users, 1),
+  senders: num('senders', v.senders, 1),
+  messages: num('messages', v.messages, 1),
+  warmup: num('warmup-messages', v['warmup-messages'], 0),
+  window: num('window', v.window, 1),
+  rate: num('rate', v.rate, 0),
+  pid: v.pid === undefined ? null : num('pid', v.pid, 1),
+  label: v.label,
+};
+
+interface Node {
+  sent: number;
+  /** Send times of messages whose publish has not come yet, oldest first. */
+  pending: number[];
+  published: SequenceTracker;
+  publishes: number;
+}
+
+interface Sender {
+  client: RawClient;
+  /** Indexes (0-based) of the users this sender writes to. */
+  targets: number[];
+  next: number;
+  sent: number;
+  quota: number;
+  inflight: number;
+}
+
+const nodes: Node[] = Array.from({ length: o.users }, () => ({ sent: 0, pending: [], published: new SequenceTracker(), publishes: 0 }));
+/** The sender of each user (by index). */
+const owner: Sender[] = [];
+let senders: Sender[] = [];
+let result: { r: { seconds: number; drained: boolean }; serverCpu: number | null; ownCpu: number; otherCpu: number | null; wall: number } | null = null;
+let fail: (why: string) => void = (why) => {
+  throw new BenchError('closed', why);
+};
+let measuring = false;
+let published = 0;
+let withBody = 0;
+let errors = 0;
+let lastPublish = 0;
+const latency = new Samples();
+
+// ---- the app server ------------------------------------------------------------------------
+const component = await RawComponent.open({ host: o.server.host, port: o.componentPort, domain: o.componentDomain, secret: o.secret });
+let answers = '';
+component.onIq = (stanza) => {
+  const head = stanza.slice(0, stanza.indexOf('>') + 1);
+  const id = attr(head, 'id') ?? '';
+  const from = attr(head, 'from') ?? '';
+  const type = attr(head, 'type');
+  if (type === 'result' || type === 'error') return;
+  answers += `<iq type='result' id='${id}' to='${from}' from='${o.componentDomain}'/>`;
+  const node = /<publish\b[^>]*\bnode=['"]n(\d+)['"]/.exec(stanza);
+  const n = node ? nodes[Number(node[1])] : undefined;
+  if (!n) return;
+  const now = performance.now();
+  lastPublish = now;
+  n.publishes++;
+  const sent = n.pending.shift();
+  const body = /var=['"]last-message-body['"][^>]*>\s*<value>(\d+) ([\d.]+)<\/value>/.exec(stanza);
+  if (body) {
+    withBody++;
+    n.published.record(Number(body[1]));
+  }
+  if (measuring) {
+    published++;
+    const t = body ? Number(body[2]) : sent;
+    if (t !== undefined) latency.add(now - t);
+  }
+  const s = owner[Number(node?.[1])];
+  if (s) s.inflight--;
+};
+component.onChunk = () => {
+  if (answers !== '') component.write(answers);
+  answers = '';
+  if (o.rate === 0) for (const s of senders) pump(s); // closed loop: a publish frees a slot
+};
+component.onClose = (reason) => fail(`the app server's component connection: ${reason}`);
+
+// ---- registrations: each user enables push from a session it then closes ----------------------
+const t0 = performance.now();
+const users = await openClients(o.server, Array.from({ length: o.users }, (_, i) => ({ user: i + 1, resource: 'push' })), 20);
+await Promise.all(
+  users.map(async (c, i) => {
+    const answer = await c.request(`<iq type='set' id='push-enable'><enable xmlns='urn:xmpp:push:0' jid='${o.componentDomain}' node='n${i}'/></iq>`, 'push-enable');
+    if (!/^<iq\b[^>]*\btype=['"]result['"]/.test(answer)) throw new BenchError('protocol', `${c.account}: push enable refused: ${answer.slice(0, 300)}`);
+  }),
+);
+await Promise.all(users.map((c) => c.close()));
+console.log(`push: ${o.users} users enabled push at ${o.componentDomain} and went offline in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+
+// ---- senders -----------------------------------------------------------------------------------
+const clients = await openClients(o.server, Array.from({ length: o.senders }, (_, i) => ({ user: o.users + i + 1, resource: 'push-sender' })), 20);
+senders = clients.map((client, s) => {
+  const targets: number[] = [];
+  for (let u = s; u < o.users; u += o.senders) targets.push(u);
+  return { client, targets, next: 0, sent: 0, quota: 0, inflight: 0 };
+});
+for (const s of senders) {
+  for (const u of s.targets) owner[u] = s;
+  s.client.onMessage = (_body, isError) => void (isError && errors++);
+  s.client.onClose = (reason) => fail(`${s.client.account}: ${reason}`);
+}
+try {
+  await new Promise<void>((resolve, reject) => {
+    fail = (why) => reject(new BenchError('closed', why));
+    run().then(resolve, reject);
+  });
+  finish();
+} catch (e) {
+  console.error(`push: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(e instanceof BenchError ? 5 : 1);
+}
+
+/** Sends up to the quota: in closed-loop mode while fewer than --window pushes are outstanding. */
+function pump(s: Sender, upTo = s.quota): void {
+  if (s.targets.length === 0) return;
+  let out = '';
+  const now = performance.now();
+  const stamp = now.toFixed(3);
+  while (s.sent < upTo && (o.rate > 0 || s.inflight < o.window)) {
+    const u = s.targets[s.next++ % s.targets.length] as number;
+    const n = nodes[u] as Node;
+    const seq = ++n.sent;
+    n.pending.push(now);
+    s.sent++;
+    s.inflight++;
+    out += `<message to='${o.server.prefix}${u + 1}@${o.server.domain}' type='chat' id='p${seq}'><body>${seq} ${stamp}</body></message>`;
+  }
+  if (out !== '') s.client.write(out);
+}
+
+/** Sends `perSender` more messages from each sender and waits until their publishes are in (or none came for 15 s). */
+async function sendRound(perSender: number): Promise<{ seconds: number; drained: boolean }> {
+  const start = performance.now();
+  const expected = nodes.reduce((a, n) => a + n.sent, 0) + perSender * senders.filter((s) => s.targets.length > 0).length;
+  for (const s of senders) s.quota += perSender;
+  let ticker: NodeJS.Timeout | null = null;
+  if (o.rate > 0) {
+    // Each sender on its own phase of the period, so that messages arrive spread out, not in bursts.
+    const perSenderRate = o.rate / senders.length;
+    const base = senders.map((s) => s.sent);
+    ticker = setInterval(() => {
+      const periods = ((performance.now() - start) * perSenderRate) / 1000;
+      senders.forEach((s, i) => pump(s, Math.min(s.quota, (base[i] as number) + Math.floor(periods + 1 - i / senders.length))));
+    }, 1);
+  } else {
+    for (const s of senders) pump(s);
+  }
+  const publishes = (): number => nodes.reduce((a, n) => a + n.publishes, 0);
+  const sending = o.rate > 0 ? (perSender * senders.length * 1000) / o.rate : 0;
+  while (publishes() < expected && performance.now() - Math.max(lastPublish, start + sending) < 15_000) await sleep(20);
+  if (ticker) clearInterval(ticker);
+  return { seconds: (Math.max(lastPublish, start) - start) / 1000, drained: publishes() >= expected };
+}
+
+async function run(): Promise<void> {
+  const mode = o.rate > 0 ? `open loop at ${o.rate} messages/s in all` : `closed loop, ${o.window} pushes outstanding per sender`;
+  console.log(`push: ${o.label}: ${o.senders} senders -> ${o.users} offline users, ${o.warmup} warm-up + ${o.messages} measured messages per sender, ${mode}`);
+  if (o.warmup > 0) {
+    const w = await sendRound(o.warmup);
+    console.log(`warm-up: ${o.warmup * o.senders} messages, publishes ${w.drained ? 'all in' : 'NOT all in'} after ${w.seconds.toFixed(2)} s`);
+  }
+  const cpu0 = o.pid === null ? 0 : readCpuSeconds(o.pid);
+  const machine0 = readMachineBusySeconds();
+  const own0 = process.cpuUsage();
+  measuring = true;
+  const r = await sendRound(o.messages);
+  measuring = false;
+  const serverCpu = o.pid === null ? null : readCpuSeconds(o.pid) - cpu0;
+  const wall = r.seconds;
+  const own = process.cpuUsage(own0);
+  const ownCpu = (own.user + own.system) / 1e6;
+  const otherCpu = serverCpu === null ? null : Math.max(0, readMachineBusySeconds() - machine0 - serverCpu - ownCpu);
+  result = { r, serverCpu, ownCpu, otherCpu, wall };
+}
+
+function finish(): void {
+  const { r, serverCpu, ownCpu, otherCpu, wall } = result as NonNullable<typeof result>;
+  const sent = nodes.reduce((a, n) => a + n.sent, 0);
+  const got = nodes.reduce((a, n) => a + n.publishes, 0);
+  const exact = withBody === got && got > 0;
+  let lost = 0;
+  let duplicated = 0;
+  let outOfOrder = 0;
+  for (const n of nodes) {
+    if (exact) {
+      lost += n.published.lost(n.sent);
+      duplicated += n.published.duplicated;
+      outOfOrder += n.published.outOfOrder;
+    } else {
+      lost += Math.max(0, n.sent - n.publishes);
+      duplicated += Math.max(0, n.publishes - n.sent);
+    }
+  }
+  const l = latency.summary();
+  const pct = (x: number | null): number | null => (x === null ? null : Math.round((x / wall) * 100));
+  const out = {
+    label: o.label,
+    users: o.users,
+    senders: o.senders,
+    messages_per_sender: o.messages,
+    mode: o.rate > 0 ? 'rate' : 'window',
+    rate: o.rate,
+    window: o.window,
+    pushes_per_s: Math.round(published / wall),
+    measured_pushes: published,
+    measured_s: round(wall, 3),
+    latency_ms: l,
+    latency_from: exact ? 'body' : 'order per node',
+    sent,
+    published: got,
+    lost,
+    duplicated,
+    out_of_order: exact ? outOfOrder : null,
+    error_bounces: errors,
+    drained: r.drained,
+    server_cpu_pct: pct(serverCpu),
+    server_cpu_us_per_push: serverCpu === null || published === 0 ? null : Math.round((serverCpu * 1e6) / published),
+    loadgen_cpu_pct: pct(ownCpu),
+    other_cpu_pct: pct(otherCpu),
+  };
+  console.log(`pushes: ${out.pushes_per_s} publishes/s at the app server (${published} in ${out.measured_s} s)`);
+  console.log(`latency ms (send -> publish, from the ${out.latency_from}): p50 ${l.p50}  p90 ${l.p90}  p99 ${l.p99}  max ${l.max}  (mean ${l.mean})`);
+  console.log(
+    `integrity: sent ${sent}, published ${got}, lost ${lost}, duplicated ${duplicated}${exact ? `, out of order ${outOfOrder}` : ' (counts per node)'}, ` +
+      `error bounces ${errors}${r.drained ? '' : ' (NOT drained: no publish came for 15 s; the missing ones count as lost)'}`,
+  );
+  console.log(
+    `cpu: server ${out.server_cpu_pct ?? '?'}% of a core (${out.server_cpu_us_per_push ?? '?'} µs per push), load generator ${out.loadgen_cpu_pct}%, ` +
+      `other processes ${out.other_cpu_pct ?? '?'}%${(out.other_cpu_pct ?? 0) > 10 ? ' (WARNING: the machine was not quiet; figures are disturbed)' : ''}`,
+  );
+  const ok = lost === 0 && duplicated === 0 && errors === 0 && r.drained;
+  if (!ok) console.log('INTEGRITY FAILURE: pushes were lost, duplicated or bounced');
+  console.log(JSON.stringify({ ...out, ok }));
+  component.close();
+  for (const s of senders) void s.client.close();
+  setTimeout(() => process.exit(ok ? 0 : 1), 200);
+}
