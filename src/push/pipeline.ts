@@ -38,15 +38,34 @@ function install(ctx: ServerContext): void {
     return s.filters.length > 0 ? 'live-inactive' : 'live-active';
   };
 
+  /**
+   * One stanza often triggers twice in one dispatch (archived, then offline):
+   * what was looked up and accepted for it is remembered for the rest of the
+   * synchronous dispatch only. A stanza can sit in an SM queue for hours and
+   * trigger again later, when the registrations may have changed, so the memo
+   * is forgotten at the next microtask.
+   */
+  const seen = new Map<object, { user: string; regs: PushRegistration[]; accepted: Set<number> }>();
+
   const accept = (e: PushTriggerEvent): void => {
     metrics.triggers.inc({ reason: e.reason });
-    const regs = ctx.store.pushRegistrations.forUser(e.host, e.username);
-    if (regs.length === 0) return;
-    const key = stanzaKey(e.stanza, `${e.username}@${e.host}`);
+    const user = `${e.username}@${e.host}`;
+    let memo = seen.get(e.stanza);
+    if (!memo || memo.user !== user) {
+      memo = { user, regs: ctx.store.pushRegistrations.forUser(e.host, e.username), accepted: new Set() };
+      if (seen.size === 0) queueMicrotask(() => seen.clear());
+      seen.set(e.stanza, memo);
+    }
+    if (memo.regs.length === 0) return;
+    const key = stanzaKey(e.stanza, user);
     const now = Date.now();
-    for (const reg of regs) {
+    for (const reg of memo.regs) {
       const frontend = frontends.get(reg.frontend);
       if (!frontend) continue;
+      if (memo.accepted.has(reg.id)) {
+        metrics.deduplicated.inc({ frontend: reg.frontend });
+        continue;
+      }
       const [push, why] = frontend.match(reg, e, sessionState(reg));
       metrics.decisions.inc({ frontend: reg.frontend, reason: e.reason, decision: push ? 'push' : 'skip' });
       ctx.log.debug({ user: `${e.username}@${e.host}`, registration: reg.id, trigger: e.reason, push, why, stanza: `${e.stanza.name}#${e.stanza.attrs.id ?? ''}` }, 'push decision');
@@ -76,6 +95,7 @@ function install(ctx: ServerContext): void {
       };
       const id = ctx.store.pushOutbox.add(entry);
       if (id === null) continue;
+      memo.accepted.add(reg.id);
       worker.enqueue({ ...entry, id, state: 'pending', attempts: 0, createdAt: now, lastError: null }, prepared);
     }
   };
