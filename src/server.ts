@@ -109,7 +109,7 @@ export class Server {
       await this.listen(this.http.server, config.http.port, host, 'http');
     }
     if (storagePath(config) !== ':memory:') {
-      this.checkpointer = new Checkpointer(storagePath(config), 1000, (message) => this.log.warn({ message }, 'checkpoint failed'));
+      this.checkpointer = new Checkpointer(storagePath(config), config.storage.checkpoint_interval_ms, (message) => this.log.warn({ message }, 'checkpoint failed'));
     }
     this.log.info({ domains: config.server.domains }, 'Herald started');
   }

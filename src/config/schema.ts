@@ -62,6 +62,7 @@ export const configSchema = z
       .object({
         driver: z.enum(['sqlite']).default('sqlite'),
         path: z.string().default(''),
+        checkpoint_interval_ms: positiveInt.default(100),
       })
       .strict()
       .prefault({}),
