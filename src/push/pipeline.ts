@@ -68,7 +68,7 @@ function install(ctx: ServerContext): void {
       }
       const [push, why] = frontend.match(reg, e, sessionState(reg));
       metrics.decisions.inc({ frontend: reg.frontend, reason: e.reason, decision: push ? 'push' : 'skip' });
-      ctx.log.debug({ user: `${e.username}@${e.host}`, registration: reg.id, trigger: e.reason, push, why, stanza: `${e.stanza.name}#${e.stanza.attrs.id ?? ''}` }, 'push decision');
+      if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ user, registration: reg.id, trigger: e.reason, push, why, stanza: `${e.stanza.name}#${e.stanza.attrs.id ?? ''}` }, 'push decision');
       if (!push) continue;
       if (ctx.store.pushOutbox.has(reg.id, key)) {
         metrics.deduplicated.inc({ frontend: reg.frontend });
