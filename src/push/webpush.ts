@@ -14,7 +14,7 @@ import { encryptWebPush, isP256Point } from './crypto/webpush.js';
 import { stanzaKey, unwrapCarbon } from './dedup.js';
 import type { PushFrontend, PushOutcome } from './frontend.js';
 import { HttpSender, retryAfterMs } from './http-sender.js';
-import { matchXep0357 } from './match.js';
+import { matchTrigger } from './match-trigger.js';
 import { addRegistration } from './registrations.js';
 import { VapidKeys } from './vapid-keys.js';
 
@@ -169,18 +169,7 @@ export function createWebPush(ctx: ServerContext): PushFrontend & { close(): Pro
 
   return {
     name: WEBPUSH,
-    match(reg, e, state) {
-      const message = unwrapCarbon(e.stanza);
-      return matchXep0357({
-        reason: e.reason,
-        importance: e.importance,
-        userBare: `${e.username}@${e.host}`,
-        senderBare: parseJid(message.attrs.from ?? '')?.bareString ?? null,
-        triggerResource: e.session?.jid.resource ?? null,
-        registrationResource: reg.resource,
-        registrationSession: state,
-      });
-    },
+    match: matchTrigger,
     payload(_reg, e: PushTriggerEvent) {
       const user = `${e.username}@${e.host}`;
       const stanza = unwrapCarbon(e.stanza);

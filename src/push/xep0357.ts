@@ -9,7 +9,7 @@ import { NS } from '../xml/namespaces.js';
 import { parseElement } from '../xml/parse-element.js';
 import { unwrapCarbon } from './dedup.js';
 import type { PushFrontend, PushOutcome } from './frontend.js';
-import { matchXep0357 } from './match.js';
+import { matchTrigger } from './match-trigger.js';
 import { addRegistration } from './registrations.js';
 import { parseTigaseOptions, tigaseFilter, TIGASE_FEATURES, type TigaseOptions } from './tigase.js';
 import { buildPublish, privacyOptions, type PrivacyOptions, type Xep0357Registration } from './xep0357-payload.js';
@@ -99,18 +99,10 @@ export function createXep0357(ctx: ServerContext): PushFrontend {
   return {
     name: XEP0357,
     match(reg, e, state) {
-      const message = unwrapCarbon(e.stanza);
-      const decision = matchXep0357({
-        reason: e.reason,
-        importance: e.importance,
-        userBare: `${e.username}@${e.host}`,
-        senderBare: parseJid(message.attrs.from ?? '')?.bareString ?? null,
-        triggerResource: e.session?.jid.resource ?? null,
-        registrationResource: reg.resource,
-        registrationSession: state,
-      });
+      const decision = matchTrigger(reg, e, state);
       const tigase = optionsOf(reg).tigase;
       if (!decision[0] || !tigase) return decision;
+      const message = unwrapCarbon(e.stanza);
       const sender = parseJid(message.attrs.from ?? '')?.bareString ?? '';
       const contact = ctx.store.roster.get(e.host, e.username, sender);
       const known = contact !== undefined && (contact.subscription === 'from' || contact.subscription === 'both');

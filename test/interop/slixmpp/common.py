@@ -360,6 +360,17 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     return p
 
 
+def push_parser(description: str) -> argparse.ArgumentParser:
+    """base_parser plus what every push scenario takes: the pushed user, the contact who writes, the app server."""
+    p = base_parser(description)
+    p.add_argument('--user', required=True)
+    p.add_argument('--password', required=True)
+    p.add_argument('--contact', required=True)
+    p.add_argument('--contact-password', required=True)
+    p.add_argument('--service', required=True, help='the app server JID given in <enable jid/>')
+    return p
+
+
 def run(parser: argparse.ArgumentParser, scenario: Callable[[argparse.Namespace, Dict[str, Any]], Awaitable[None]]) -> None:
     """Parses arguments, runs scenario(args, observed) with a deadline, prints observed as JSON, exits."""
     args = parser.parse_args()

@@ -22,7 +22,7 @@ two phases: t_sent_1 (dis-1 routed), t_disabled_all (the node-less
 import asyncio
 import time
 
-from common import Client, base_parser, check, push_iq, run
+from common import Client, check, push_iq, push_parser, run
 
 
 async def scenario(args, observed):
@@ -74,12 +74,7 @@ async def scenario(args, observed):
 
 
 if __name__ == '__main__':
-    p = base_parser('slixmpp interop: XEP-0357 disable')
-    p.add_argument('--user', required=True)
-    p.add_argument('--password', required=True)
-    p.add_argument('--contact', required=True)
-    p.add_argument('--contact-password', required=True)
-    p.add_argument('--service', required=True, help='the app server JID given in <enable jid/>')
+    p = push_parser('slixmpp interop: XEP-0357 disable')
     p.add_argument('--node-prefix', required=True)
     p.add_argument('--settle', type=float, default=1.5, help='seconds left for publishes after each message')
     run(p, scenario)

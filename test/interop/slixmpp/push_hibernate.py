@@ -25,7 +25,7 @@ import asyncio
 import os
 import time
 
-from common import Client, base_parser, check, push_iq, run, until
+from common import Client, check, push_iq, push_parser, run, until
 
 
 async def scenario(args, observed):
@@ -94,12 +94,7 @@ async def scenario(args, observed):
 
 
 if __name__ == '__main__':
-    p = base_parser('slixmpp interop: XEP-0357 push for a hibernating XEP-0198 session')
-    p.add_argument('--user', required=True)
-    p.add_argument('--password', required=True)
-    p.add_argument('--contact', required=True)
-    p.add_argument('--contact-password', required=True)
-    p.add_argument('--service', required=True, help='the app server JID given in <enable jid/>')
+    p = push_parser('slixmpp interop: XEP-0357 push for a hibernating XEP-0198 session')
     p.add_argument('--node', required=True)
     p.add_argument('--secret', default=None, help='publish-options secret (no form without it)')
     p.add_argument('--sync', required=True, help='directory for the handshake with the Node side (files away, return)')

@@ -19,7 +19,7 @@ routed by Herald.
 
 import time
 
-from common import PUSH_NS, Client, base_parser, check, disco_features, push_iq, run
+from common import PUSH_NS, Client, check, disco_features, push_iq, push_parser, run
 
 
 async def scenario(args, observed):
@@ -53,12 +53,7 @@ async def scenario(args, observed):
 
 
 if __name__ == '__main__':
-    p = base_parser('slixmpp interop: XEP-0357 pushes for an offline user')
-    p.add_argument('--user', required=True)
-    p.add_argument('--password', required=True)
-    p.add_argument('--contact', required=True)
-    p.add_argument('--contact-password', required=True)
-    p.add_argument('--service', required=True, help='the app server JID given in <enable jid/>')
+    p = push_parser('slixmpp interop: XEP-0357 pushes for an offline user')
     p.add_argument('--node', required=True)
     p.add_argument('--secret', default=None, help='publish-options secret (no form without it)')
     p.add_argument('--count', type=int, default=3, help='messages sent while the user is offline')
