@@ -41,7 +41,7 @@ export class ComponentSession implements RemoteRoute {
       { maxStanzaChars: ctx.config.limits.max_stanza_bytes, maxDepth: ctx.config.limits.max_xml_depth },
     );
     socket.setNoDelay(true);
-    socket.on('data', (d: Buffer) => this.parser.write(d));
+    socket.on('data', (d: Buffer) => this.receive(d));
     socket.on('error', () => undefined);
     socket.on('close', () => this.onClosed());
     const timer = setTimeout(() => {
@@ -68,7 +68,35 @@ export class ComponentSession implements RemoteRoute {
     this.domain = to;
   }
 
+  /**
+   * As for clients: everything one chunk of input causes is stored in one
+   * transaction, and what the server writes back waits until it commits.
+   */
+  private receive(chunk: Buffer): void {
+    if (this.closed) return;
+    this.socket.cork();
+    try {
+      this.ctx.store.transaction(() => this.parser.write(chunk));
+    } catch (e) {
+      this.log.error({ err: e }, 'storage failed while handling component input; dropping the connection');
+      this.socket.destroy();
+      this.onClosed();
+      return;
+    }
+    this.socket.uncork();
+  }
+
+  /** A failure while handling one element is answered (stanzas) or logged, never thrown into the socket's handler. */
   private onElement(el: Element): void {
+    try {
+      this.handle(el);
+    } catch (e) {
+      this.log.error({ err: e, element: el.name }, 'failed to handle an element from the component');
+      if (this.authenticated && STANZAS.has(el.name)) this.ctx.router.bounce(el, 'wait', 'internal-server-error');
+    }
+  }
+
+  private handle(el: Element): void {
     if (!this.authenticated) {
       if (el.name !== 'handshake' || this.domain === '') return this.streamError('not-authorized');
       return this.handshake(el.text().trim().toLowerCase());
@@ -97,6 +125,7 @@ export class ComponentSession implements RemoteRoute {
     this.ctx.disco.host.items.set(this.domain, undefined);
     this.write('<handshake/>');
     this.log.info({ domain: this.domain }, 'component connected');
+    this.ctx.bus.fire('route/added', { domain: this.domain });
   }
 
   /** The router hands over stanzas for this component's domain. */

@@ -82,6 +82,11 @@ export interface PushTriggerEvent {
   archiveId?: string;
 }
 
+/** A remote domain can be reached now (a component connected). */
+export interface RouteEvent {
+  domain: string;
+}
+
 export interface PushDeliveredEvent {
   host: string;
   username: string;
@@ -149,6 +154,7 @@ export interface EventMap {
   /** A connected session did not acknowledge within max_ack_delay. */
   'sm/ack-delayed': SmStanzasEvent;
   'sm/resumed': SessionEvent;
+  'route/added': RouteEvent;
   'push/trigger': PushTriggerEvent;
   /** A push left the outbox and the push service accepted it. */
   'push/delivered': PushDeliveredEvent;

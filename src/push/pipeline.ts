@@ -1,7 +1,7 @@
 import type { ServerContext, HeraldModule } from '../core/context.js';
 import type { PushTriggerEvent } from '../core/events.js';
 import { smOf } from '../core/stream-management.js';
-import { Jid } from '../jid.js';
+import { Jid, parseJid } from '../jid.js';
 import type { PushRegistration } from '../storage/types.js';
 import { stanzaKey } from './dedup.js';
 import type { PushFrontend } from './frontend.js';
@@ -11,6 +11,9 @@ import { OutboxWorker } from './outbox-worker.js';
 import { createWebPush } from './webpush.js';
 import { serveWebPushPage } from './webpush-page.js';
 import { createXep0357 } from './xep0357.js';
+
+/** The condition the router answers for a domain it has no route to (yet). */
+const NO_ROUTE = 'remote-server-not-found';
 
 /**
  * The push pipeline: push trigger → match (per registration, per front-end)
@@ -101,6 +104,14 @@ function install(ctx: ServerContext): void {
   };
 
   ctx.bus.on('push/trigger', accept);
+  ctx.bus.on('route/added', ({ domain }) => {
+    // An app server that comes back gets what waited for it now, not after each entry's back-off.
+    const waiting = ctx.store.pushOutbox.waitingOn(NO_ROUTE).filter((w) => parseJid(w.service)?.domain === domain);
+    if (waiting.length === 0) return;
+    const n = ctx.store.pushOutbox.expedite(waiting.map((w) => w.registrationId), NO_ROUTE, Date.now());
+    ctx.log.info({ domain, pushes: n }, 'route available: the pushes that waited for it go now');
+    worker.kick();
+  });
   extendHibernation(ctx);
   ctx.shutdownHooks.push(async () => {
     const deadline = Date.now() + 1500;

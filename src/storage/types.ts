@@ -226,6 +226,10 @@ export interface PushOutboxRepository {
   /** Applies outcomes in one transaction. */
   settle(updates: { id: number; state: OutboxState; attempts: number; notBefore: number; lastError: string | null }[]): void;
   pendingCount(): number;
+  /** Registrations with pending entries whose last attempt failed with `condition`, and where each pushes to. */
+  waitingOn(condition: string): { registrationId: number; service: string }[];
+  /** Makes those of their pending entries that last failed with `condition` due at `now`. */
+  expedite(registrationIds: number[], condition: string, now: number): number;
   /** Forgets settled entries older than the time given (they served deduplication). */
   prune(before: number): number;
 }

@@ -351,6 +351,65 @@ describe('XEP-0357 privacy options and durability', () => {
     }
   });
 
+  it('an app server that connects late gets the pushes that waited for it at once, not after their back-off', async () => {
+    const { h, componentPort } = await startHerald({ HERALD_PUSH_RETRY_BASE_DELAY: '120' });
+    try {
+      const bob = await TestClient.connect(h, 'bob', 'bob-pass');
+      await enable(bob, 'push.localhost', 'late');
+      await bob.stop();
+      const alice = await TestClient.connect(h, 'alice', 'alice-pass');
+      await alice.send(chat('bob@localhost', 'l1'));
+      await alice.send(chat('bob@localhost', 'l2'));
+      await alice.iq(xml('iq', { type: 'get', to: 'localhost' }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
+      await alice.stop();
+      await wait(500); // both attempts have failed for want of a route; the next is 90-150 s away
+      const app = await AppServer.start(componentPort, 'push.localhost', SECRET);
+      try {
+        await app.received(2, 10_000);
+        await wait(500);
+        assert.deepEqual(app.publishes.map(nodeOf), ['late', 'late']);
+      } finally {
+        await app.stop();
+      }
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  it('a failure while handling a component stream is logged, not fatal: the server and the component carry on', async () => {
+    const { h, componentPort } = await startHerald();
+    try {
+      // On connect, Herald looks for pushes that waited for this component; make that read fail.
+      const store = h.openStore();
+      store.db.exec('ALTER TABLE push_outbox RENAME TO push_outbox_away');
+      let app: AppServer;
+      try {
+        // Raced with the log line, which fails at once if Herald exits: a dead server never answers the handshake.
+        const started = AppServer.start(componentPort, 'push.localhost', SECRET);
+        await Promise.race([started, h.waitForLog('failed to handle an element from the component').then(() => started)]);
+        app = await started;
+        await h.waitForLog('failed to handle an element from the component');
+      } finally {
+        store.db.exec('ALTER TABLE push_outbox_away RENAME TO push_outbox');
+        store.close();
+      }
+      try {
+        const bob = await TestClient.connect(h, 'bob', 'bob-pass');
+        await enable(bob, 'push.localhost', 'after-failure');
+        await bob.stop();
+        const alice = await TestClient.connect(h, 'alice', 'alice-pass');
+        await alice.send(chat('bob@localhost', 'f1'));
+        await app.received(1, 10_000);
+        await alice.stop();
+        assert.equal(nodeOf(app.publishes[0] as Element), 'after-failure');
+      } finally {
+        await app.stop();
+      }
+    } finally {
+      await h.cleanup();
+    }
+  });
+
   it('herald push list, test and disable work on the running server', async () => {
     const { h, componentPort } = await startHerald();
     const app = await AppServer.start(componentPort, 'push.localhost', SECRET);

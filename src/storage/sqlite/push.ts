@@ -144,6 +144,8 @@ export class SqlitePushOutbox implements PushOutboxRepository {
   private readonly settleStmt: Statement<[string, number, number, string | null, number]>;
   private readonly countStmt: Statement<[], { n: number }>;
   private readonly pruneStmt: Statement<[number]>;
+  private readonly waitingStmt: Statement<[string], { registrationId: number; service: string }>;
+  private readonly expediteStmt: Statement<[{ now: number; id: number; condition: string }]>;
 
   constructor(private readonly db: Database) {
     this.addStmt = db.prepare(
@@ -157,6 +159,13 @@ export class SqlitePushOutbox implements PushOutboxRepository {
     this.settleStmt = db.prepare('UPDATE push_outbox SET state = ?, attempts = ?, not_before = ?, last_error = ? WHERE id = ?');
     this.countStmt = db.prepare("SELECT count(*) AS n FROM push_outbox WHERE state = 'pending'");
     this.pruneStmt = db.prepare("DELETE FROM push_outbox WHERE state != 'pending' AND created_at < ?");
+    this.waitingStmt = db.prepare(
+      `SELECT DISTINCT o.registration_id AS registrationId, r.service AS service FROM push_outbox o
+       JOIN push_registrations r ON r.id = o.registration_id WHERE o.state = 'pending' AND o.last_error = ?`,
+    );
+    this.expediteStmt = db.prepare(
+      "UPDATE push_outbox SET not_before = @now WHERE registration_id = @id AND state = 'pending' AND last_error = @condition AND not_before > @now",
+    );
   }
 
   add(e: NewOutboxEntry): number | null {
@@ -194,5 +203,17 @@ export class SqlitePushOutbox implements PushOutboxRepository {
 
   prune(before: number): number {
     return this.pruneStmt.run(before).changes;
+  }
+
+  waitingOn(condition: string): { registrationId: number; service: string }[] {
+    return this.waitingStmt.all(condition);
+  }
+
+  expedite(registrationIds: number[], condition: string, now: number): number {
+    return this.db.transaction(() => {
+      let n = 0;
+      for (const id of registrationIds) n += this.expediteStmt.run({ now, id, condition }).changes;
+      return n;
+    })();
   }
 }
