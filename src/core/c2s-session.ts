@@ -12,6 +12,7 @@ import { StreamParser, type StreamErrorCondition, type StreamHeader, type Stream
 import type { ServerContext } from './context.js';
 import { errorReply, iqResult } from './errors.js';
 import type { DisconnectEvent } from './events.js';
+import { guarded } from './guard.js';
 
 export type StreamError =
   | StreamErrorCondition
@@ -495,7 +496,7 @@ export class ClientSession {
     // A connection this session no longer uses (after resumption) is none of its business.
     if (transport !== this.transport || !this.connected) return;
     this.log.debug({ hadError }, 'transport closed');
-    this.disconnected('connection-lost');
+    guarded(this.ctx, 'connection closed', () => this.disconnected('connection-lost'));
   }
 
   private disconnected(reason: DisconnectEvent['reason']): void {

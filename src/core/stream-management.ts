@@ -4,6 +4,7 @@ import { escapeAttr } from '../xml/escape.js';
 import { NS } from '../xml/namespaces.js';
 import type { ClientSession, StanzaTracker } from './c2s-session.js';
 import type { HeraldModule, ServerContext } from './context.js';
+import { chore, guarded } from './guard.js';
 
 /** Counters are unsigned 32-bit and wrap (XEP-0198 §4). */
 const WRAP = 2 ** 32;
@@ -65,7 +66,7 @@ export class SmState implements StanzaTracker {
       if (!this.session.connected || this.queue.length === 0 || this.awaiting) return;
       this.session.writeRaw(`<r xmlns='${NS.sm}'/>`);
       this.awaiting = true;
-      this.ackTimer = setTimeout(() => this.ackDelayed(), this.ctx.config.sm.max_ack_delay * 1000);
+      this.ackTimer = setTimeout(() => guarded(this.ctx, 'acknowledgement overdue', () => this.ackDelayed()), this.ctx.config.sm.max_ack_delay * 1000);
       this.ackTimer.unref();
     });
   }
@@ -113,7 +114,7 @@ export class SmState implements StanzaTracker {
     if (this.resumeTimer) clearTimeout(this.resumeTimer);
     this.resumeTimer = setTimeout(() => {
       this.ctx.log.info({ session: this.session.id }, 'resumption timed out');
-      this.session.end();
+      guarded(this.ctx, 'resumption timeout', () => this.session.end());
     }, this.resumeTimeout * 1000);
     this.resumeTimer.unref();
   }
@@ -249,8 +250,7 @@ function install(ctx: ServerContext): void {
     }
   });
 
-  ctx.store.smTombstones.prune(Date.now() - TOMBSTONE_LIFETIME_MS);
-  setInterval(() => ctx.store.smTombstones.prune(Date.now() - TOMBSTONE_LIFETIME_MS), 3600_000).unref();
+  chore(ctx, 'stream management tombstones', 3600_000, () => ctx.store.smTombstones.prune(Date.now() - TOMBSTONE_LIFETIME_MS));
 }
 
 /**

@@ -10,6 +10,7 @@ import { x, type Element } from '../xml/element.js';
 import { NS } from '../xml/namespaces.js';
 import { parseElement } from '../xml/parse-element.js';
 import { isStorable } from './storable.js';
+import { chore } from '../core/guard.js';
 
 /**
  * Message Archive Management (XEP-0313, urn:xmpp:mam:2) for user archives:
@@ -201,12 +202,10 @@ function install(ctx: ServerContext): void {
   ctx.bus.on(`iq-set/self/${NS.mam}:prefs`, (e) => prefs(ctx, e, true));
   const days = ctx.config.mam.retention_days;
   if (days > 0) {
-    const prune = (): void => {
+    chore(ctx, 'archive retention', 3600_000, () => {
       const n = ctx.store.archive.prune(Date.now() - days * 86400_000);
       if (n > 0) ctx.log.info({ removed: n }, 'archive retention applied');
-    };
-    prune();
-    setInterval(prune, 3600_000).unref();
+    });
   }
 }
 

@@ -11,6 +11,7 @@ import { OutboxWorker } from './outbox-worker.js';
 import { createWebPush } from './webpush.js';
 import { serveWebPushPage } from './webpush-page.js';
 import { createXep0357 } from './xep0357.js';
+import { chore } from '../core/guard.js';
 
 /** The condition the router answers for a domain it has no route to (yet). */
 const NO_ROUTE = 'remote-server-not-found';
@@ -119,11 +120,7 @@ function install(ctx: ServerContext): void {
     worker.stop();
     await webpush?.close();
   });
-  const prune = (): void => {
-    ctx.store.pushOutbox.prune(Date.now() - ctx.config.push.dedup_window * 1000);
-  };
-  prune();
-  setInterval(prune, 3600_000).unref();
+  chore(ctx, 'push outbox pruning', 3600_000, () => ctx.store.pushOutbox.prune(Date.now() - ctx.config.push.dedup_window * 1000));
   setImmediate(() => worker.start());
 }
 

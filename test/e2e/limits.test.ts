@@ -94,3 +94,37 @@ describe('limits and bad input', () => {
     await mallory.stop();
   });
 });
+
+describe('failures outside any client input', () => {
+  let h: HeraldProcess;
+  before(async () => {
+    h = await HeraldProcess.start({ env: { HERALD_SM_RESUME_TIMEOUT: '1' } });
+    for (const u of ['alice', 'bob']) await h.addUser(u, `${u}-pass`);
+  });
+  after(() => h.cleanup());
+
+  it('a storage failure when a hibernated session times out is logged; the server keeps running', async () => {
+    const bob = await TestClient.connect(h, 'bob', 'bob-pass', { presence: true });
+    await bob.waitFor((el) => el.is('presence') && el.attrs.from === bob.jid); // stream management is on by then
+    bob.cut();
+    await h.waitForLog('hibernating');
+    // Ending the session stores its resumption tombstone; make that fail as a full disk would.
+    const store = h.openStore();
+    store.db.exec("CREATE TRIGGER fail_tombstone BEFORE INSERT ON sm_tombstones BEGIN SELECT RAISE(ABORT, 'simulated storage failure'); END;");
+    try {
+      await h.waitForLog('background work failed');
+    } finally {
+      store.db.exec('DROP TRIGGER fail_tombstone');
+      store.close();
+    }
+    // bob can log in again, and messages flow.
+    const alice = await TestClient.connect(h, 'alice', 'alice-pass');
+    const bobAgain = await TestClient.connect(h, 'bob', 'bob-pass', { presence: true });
+    try {
+      await bystandersStillTalk(alice, bobAgain, 'after-timer-failure');
+    } finally {
+      await alice.stop();
+      await bobAgain.stop();
+    }
+  });
+});

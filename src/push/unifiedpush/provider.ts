@@ -11,6 +11,7 @@ import { NS } from '../../xml/namespaces.js';
 import { aclAllows } from './acl.js';
 import { readBody } from './http-body.js';
 import { TokenCodec, type TokenClaims } from './token.js';
+import { chore } from '../../core/guard.js';
 
 export const NS_UP = 'http://gultsch.de/xmpp/drafts/unified-push';
 const URGENCIES = new Set(['very-low', 'low', 'normal', 'high']);
@@ -200,11 +201,10 @@ function install(ctx: ServerContext): void {
   const resume = ({ session }: { session: { jid: { toString(): string } } }): void => void flush(session.jid.toString());
   ctx.bus.on('presence/initial', resume);
   ctx.bus.on('sm/resumed', resume);
-  const sweep = (): void => {
+  chore(ctx, 'UnifiedPush expiry', 60_000, () => {
     const expired = ctx.store.unifiedPush.expire(Date.now());
     if (expired > 0) pushes.inc({ event: 'expired', status: '' }, expired);
-  };
-  setInterval(sweep, 60_000).unref();
+  });
 }
 
 export const unifiedPushModule: HeraldModule = { name: 'unifiedpush', install };
