@@ -1,4 +1,5 @@
 import type { ServerContext } from '../core/context.js';
+import { guarded } from '../core/guard.js';
 import type { OutboxEntry, OutboxState, PushRegistration } from '../storage/types.js';
 import type { PushFrontend, PushOutcome } from './frontend.js';
 import type { PushMetrics } from './metrics.js';
@@ -95,7 +96,7 @@ export class OutboxWorker {
       this.runScheduled = true;
       setImmediate(() => {
         this.runScheduled = false;
-        this.run();
+        guarded(this.ctx, 'push outbox scan', () => this.run());
       });
       return;
     }
@@ -105,7 +106,7 @@ export class OutboxWorker {
     this.timer = setTimeout(() => {
       this.timer = null;
       this.timerAt = Number.POSITIVE_INFINITY;
-      this.run();
+      guarded(this.ctx, 'push outbox scan', () => this.run());
     }, at - Date.now());
     this.timer.unref();
   }
@@ -149,7 +150,20 @@ export class OutboxWorker {
     return [...keep, ...newest.values()];
   }
 
+  /**
+   * A failure here or in recording the outcome leaves the entry pending in
+   * storage and frees it for the next scan: sent again rather than lost.
+   */
   private send(entry: OutboxEntry, prepared?: unknown): void {
+    try {
+      this.dispatch(entry, prepared);
+    } catch (e) {
+      this.ctx.log.error({ err: e, push: entry.id }, 'push could not be sent; the next scan retries it');
+      this.inflight.delete(entry.id);
+    }
+  }
+
+  private dispatch(entry: OutboxEntry, prepared?: unknown): void {
     const reg = this.ctx.store.pushRegistrations.get(entry.registrationId);
     const frontend = reg ? this.frontends.get(reg.frontend) : undefined;
     if (!reg || !frontend) {
@@ -163,7 +177,14 @@ export class OutboxWorker {
         this.ctx.log.error({ err: e, push: entry.id }, 'push transport failed');
         return { ok: false, temporary: true, condition: 'internal-error' };
       })
-      .then((outcome) => this.outcome(reg, frontend.name, entry, outcome));
+      .then((outcome) => {
+        try {
+          this.outcome(reg, frontend.name, entry, outcome);
+        } catch (e) {
+          this.ctx.log.error({ err: e, push: entry.id }, 'push outcome could not be recorded; the next scan sends it again');
+          this.inflight.delete(entry.id);
+        }
+      });
   }
 
   private outcome(reg: PushRegistration, frontend: string, entry: OutboxEntry, o: PushOutcome): void {
@@ -231,7 +252,12 @@ export class OutboxWorker {
     try {
       this.ctx.store.pushOutbox.settle(batch);
     } catch (e) {
-      this.ctx.log.error({ err: e }, 'outbox update failed');
+      // The outcomes are known, only recording them failed: keep the entries out of the scans
+      // (re-sending delivered pushes every second would flood the push services) and try again.
+      this.ctx.log.error({ err: e, entries: batch.length }, 'outbox update failed; retrying in 5 s');
+      this.pendingSettlements = [...batch, ...this.pendingSettlements];
+      setTimeout(() => this.flushSettlements(), 5000).unref();
+      return;
     }
     for (const s of batch) this.inflight.delete(s.id);
     if (this.backlog) {

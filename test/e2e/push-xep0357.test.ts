@@ -410,6 +410,41 @@ describe('XEP-0357 privacy options and durability', () => {
     }
   });
 
+  it('when recording a delivered push fails, the push is not sent again while storage recovers', async () => {
+    const { h, componentPort } = await startHerald();
+    const app = await AppServer.start(componentPort, 'push.localhost', SECRET);
+    try {
+      const bob = await TestClient.connect(h, 'bob', 'bob-pass');
+      await enable(bob, 'push.localhost', 'once');
+      await bob.stop();
+      const store = h.openStore();
+      store.db.exec("CREATE TRIGGER fail_settle BEFORE UPDATE ON push_outbox BEGIN SELECT RAISE(ABORT, 'simulated storage failure'); END;");
+      try {
+        const alice = await TestClient.connect(h, 'alice', 'alice-pass');
+        await alice.send(chat('bob@localhost', 'o1'));
+        await app.received(1);
+        await alice.stop();
+        await h.waitForLog('outbox update failed');
+        await wait(2500); // the outbox is scanned every second meanwhile
+        assert.equal(app.publishes.length, 1);
+      } finally {
+        store.db.exec('DROP TRIGGER fail_settle');
+        store.close();
+      }
+      await wait(6000); // the outcome is recorded on the next try
+      assert.equal(app.publishes.length, 1);
+      const after = h.openStore();
+      try {
+        assert.equal(after.pushOutbox.pendingCount(), 0);
+      } finally {
+        after.close();
+      }
+    } finally {
+      await app.stop();
+      await h.cleanup();
+    }
+  });
+
   it('herald push list, test and disable work on the running server', async () => {
     const { h, componentPort } = await startHerald();
     const app = await AppServer.start(componentPort, 'push.localhost', SECRET);
