@@ -6,7 +6,7 @@
  *
  *   node --import tsx bench/push.ts --port C2S --component-port P --secret S --password PW
  *     [--users 100] [--senders 10] [--messages 2000] [--warmup-messages 500]
- *     [--window 50 | --rate 1000] [--pid SERVER_PID] [--label NAME]
+ *     [--window 50 | --rate 1000 | --backlog] [--pid SERVER_PID] [--label NAME]
  *
  * Accounts <prefix>1..N are the users (each enables push with node `n<i>`
  * from a session it then closes), N+1..N+S the senders; sender s writes to
@@ -15,6 +15,11 @@
  * sender sends on its own phase of the period (no synchronised bursts). Latency is
  * send -> publish received: from the message body when the server puts it in
  * the publish (Herald with HERALD_PUSH_WITH_BODY=true), else by that order.
+ *
+ * --backlog: the app server is away while every message is sent (no warm-up),
+ * so each push waits in the server's outbox; then it connects, and the figures
+ * are for draining that backlog: pushes/s from the connection to the last
+ * publish, latency from the connection to each publish.
  */
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -45,6 +50,7 @@ const { values: v } = parseArgs({
     'warmup-messages': { type: 'string', default: '500' },
     window: { type: 'string', default: '50' },
     rate: { type: 'string', default: '0' },
+    backlog: { type: 'boolean', default: false },
     pid: { type: 'string' },
     label: { type: 'string', default: 'push' },
   },
@@ -72,6 +78,7 @@ const o = {
   warmup: num('warmup-messages', v['warmup-messages'], 0),
   window: num('window', v.window, 1),
   rate: num('rate', v.rate, 0),
+  backlog: v.backlog === true,
   pid: v.pid === undefined ? null : num('pid', v.pid, 1),
   label: v.label,
 };
@@ -108,11 +115,26 @@ let withBody = 0;
 let errors = 0;
 let lastPublish = 0;
 const latency = new Samples();
+/** CPU counters when the measured round started. */
+let baseline = { cpu0: 0, machine0: 0, own0: process.cpuUsage() };
 
 // ---- the app server ------------------------------------------------------------------------
-const component = await RawComponent.open({ host: o.server.host, port: o.componentPort, domain: o.componentDomain, secret: o.secret });
+let component: RawComponent | null = null;
+/** With --backlog, when the app server connected: latency is counted from there. */
+let drainStart: number | null = null;
 let answers = '';
-component.onIq = (stanza) => {
+async function attachComponent(): Promise<void> {
+  const c = await RawComponent.open({ host: o.server.host, port: o.componentPort, domain: o.componentDomain, secret: o.secret });
+  c.onIq = onPublish;
+  c.onChunk = () => {
+    if (answers !== '') c.write(answers);
+    answers = '';
+    if (o.rate === 0 && !o.backlog) for (const s of senders) pump(s); // closed loop: a publish frees a slot
+  };
+  c.onClose = (reason) => fail(`the app server's component connection: ${reason}`);
+  component = c;
+}
+function onPublish(stanza: string): void {
   const head = stanza.slice(0, stanza.indexOf('>') + 1);
   const id = attr(head, 'id') ?? '';
   const from = attr(head, 'from') ?? '';
@@ -133,18 +155,13 @@ component.onIq = (stanza) => {
   }
   if (measuring) {
     published++;
-    const t = body ? Number(body[2]) : sent;
+    const t = drainStart ?? (body ? Number(body[2]) : sent);
     if (t !== undefined) latency.add(now - t);
   }
   const s = owner[Number(node?.[1])];
   if (s) s.inflight--;
-};
-component.onChunk = () => {
-  if (answers !== '') component.write(answers);
-  answers = '';
-  if (o.rate === 0) for (const s of senders) pump(s); // closed loop: a publish frees a slot
-};
-component.onClose = (reason) => fail(`the app server's component connection: ${reason}`);
+}
+if (!o.backlog) await attachComponent();
 
 // ---- registrations: each user enables push from a session it then closes ----------------------
 const t0 = performance.now();
@@ -187,7 +204,7 @@ function pump(s: Sender, upTo = s.quota): void {
   let out = '';
   const now = performance.now();
   const stamp = now.toFixed(3);
-  while (s.sent < upTo && (o.rate > 0 || s.inflight < o.window)) {
+  while (s.sent < upTo && (o.rate > 0 || o.backlog || s.inflight < o.window)) {
     const u = s.targets[s.next++ % s.targets.length] as number;
     const n = nodes[u] as Node;
     const seq = ++n.sent;
@@ -223,19 +240,44 @@ async function sendRound(perSender: number): Promise<{ seconds: number; drained:
   return { seconds: (Math.max(lastPublish, start) - start) / 1000, drained: publishes() >= expected };
 }
 
+function startMeasuring(): void {
+  baseline = { cpu0: o.pid === null ? 0 : readCpuSeconds(o.pid), machine0: readMachineBusySeconds(), own0: process.cpuUsage() };
+  measuring = true;
+}
+
+/** --backlog: everything is sent and stored while the app server is away, then it connects. */
+async function drainRound(): Promise<{ seconds: number; drained: boolean }> {
+  for (const s of senders) {
+    s.quota = o.messages;
+    pump(s);
+  }
+  // A ping answered on each sender's stream: the server has handled every message before it.
+  await Promise.all(senders.map((s) => s.client.request(`<iq type='get' id='sync' to='${o.server.domain}'><ping xmlns='urn:xmpp:ping'/></iq>`, 'sync')));
+  await sleep(3000); // the first attempts (no route) are recorded and the machine is quiet again
+  const expected = nodes.reduce((a, n) => a + n.sent, 0);
+  startMeasuring();
+  drainStart = performance.now();
+  await attachComponent();
+  const publishes = (): number => nodes.reduce((a, n) => a + n.publishes, 0);
+  while (publishes() < expected && performance.now() - Math.max(lastPublish, drainStart) < 15_000) await sleep(20);
+  return { seconds: (Math.max(lastPublish, drainStart) - drainStart) / 1000, drained: publishes() >= expected };
+}
+
 async function run(): Promise<void> {
-  const mode = o.rate > 0 ? `open loop at ${o.rate} messages/s in all` : `closed loop, ${o.window} pushes outstanding per sender`;
-  console.log(`push: ${o.label}: ${o.senders} senders -> ${o.users} offline users, ${o.warmup} warm-up + ${o.messages} measured messages per sender, ${mode}`);
-  if (o.warmup > 0) {
+  const mode = o.backlog
+    ? 'backlog: all sent while the app server is away, then it connects'
+    : o.rate > 0
+      ? `open loop at ${o.rate} messages/s in all`
+      : `closed loop, ${o.window} pushes outstanding per sender`;
+  console.log(`push: ${o.label}: ${o.senders} senders -> ${o.users} offline users, ${o.backlog ? 0 : o.warmup} warm-up + ${o.messages} measured messages per sender, ${mode}`);
+  if (o.warmup > 0 && !o.backlog) {
     const w = await sendRound(o.warmup);
     console.log(`warm-up: ${o.warmup * o.senders} messages, publishes ${w.drained ? 'all in' : 'NOT all in'} after ${w.seconds.toFixed(2)} s`);
   }
-  const cpu0 = o.pid === null ? 0 : readCpuSeconds(o.pid);
-  const machine0 = readMachineBusySeconds();
-  const own0 = process.cpuUsage();
-  measuring = true;
-  const r = await sendRound(o.messages);
+  if (!o.backlog) startMeasuring(); // drainRound starts it when the app server connects
+  const r = o.backlog ? await drainRound() : await sendRound(o.messages);
   measuring = false;
+  const { cpu0, machine0, own0 } = baseline;
   const serverCpu = o.pid === null ? null : readCpuSeconds(o.pid) - cpu0;
   const wall = r.seconds;
   const own = process.cpuUsage(own0);
@@ -269,7 +311,7 @@ function finish(): void {
     users: o.users,
     senders: o.senders,
     messages_per_sender: o.messages,
-    mode: o.rate > 0 ? 'rate' : 'window',
+    mode: o.backlog ? 'backlog' : o.rate > 0 ? 'rate' : 'window',
     rate: o.rate,
     window: o.window,
     pushes_per_s: Math.round(published / wall),
@@ -302,7 +344,7 @@ function finish(): void {
   const ok = lost === 0 && duplicated === 0 && errors === 0 && r.drained;
   if (!ok) console.log('INTEGRITY FAILURE: pushes were lost, duplicated or bounced');
   console.log(JSON.stringify({ ...out, ok }));
-  component.close();
+  component?.close();
   for (const s of senders) void s.client.close();
   setTimeout(() => process.exit(ok ? 0 : 1), 200);
 }
