@@ -318,7 +318,7 @@ function finish(): void {
     measured_pushes: published,
     measured_s: round(wall, 3),
     latency_ms: l,
-    latency_from: exact ? 'body' : 'order per node',
+    latency_from: o.backlog ? 'app server connection' : exact ? 'body' : 'order per node',
     sent,
     published: got,
     lost,
@@ -332,7 +332,7 @@ function finish(): void {
     other_cpu_pct: pct(otherCpu),
   };
   console.log(`pushes: ${out.pushes_per_s} publishes/s at the app server (${published} in ${out.measured_s} s)`);
-  console.log(`latency ms (send -> publish, from the ${out.latency_from}): p50 ${l.p50}  p90 ${l.p90}  p99 ${l.p99}  max ${l.max}  (mean ${l.mean})`);
+  console.log(`latency ms (${o.backlog ? 'app server connected -> publish' : `send -> publish, from the ${out.latency_from}`}): p50 ${l.p50}  p90 ${l.p90}  p99 ${l.p99}  max ${l.max}  (mean ${l.mean})`);
   console.log(
     `integrity: sent ${sent}, published ${got}, lost ${lost}, duplicated ${duplicated}${exact ? `, out of order ${outOfOrder}` : ' (counts per node)'}, ` +
       `error bounces ${errors}${r.drained ? '' : ' (NOT drained: no publish came for 15 s; the missing ones count as lost)'}`,

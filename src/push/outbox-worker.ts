@@ -36,8 +36,10 @@ export class OutboxWorker {
   private readyScheduled = false;
   private pendingSettlements: Settlement[] = [];
   private poller: NodeJS.Timeout | null = null;
-  /** The last scan stopped at its batch size with everything in flight: scan again after outcomes land. */
+  /** A scan found a full window in flight: scan again when outcomes land. */
   private backlog = false;
+  /** Where a pass over a long backlog has got to: each scan reads on from there, not from the start. */
+  private cursor = 0;
   private stopped = false;
 
   constructor(
@@ -58,7 +60,7 @@ export class OutboxWorker {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.poller) clearInterval(this.poller);
-    this.flushSettlements();
+    this.flush();
   }
 
   get busy(): boolean {
@@ -113,10 +115,15 @@ export class OutboxWorker {
 
   private run(): void {
     if (this.stopped) return;
+    if (this.inflight.size >= BATCH) {
+      // A full window is out (a push service gets at most BATCH at once): read on when answers free it.
+      this.backlog = true;
+      return;
+    }
     const now = Date.now();
     let rows: OutboxEntry[];
     try {
-      rows = this.ctx.store.pushOutbox.due(now, BATCH);
+      rows = this.ctx.store.pushOutbox.due(now, BATCH, this.cursor);
     } catch (e) {
       this.ctx.log.error({ err: e }, 'outbox read failed');
       return;
@@ -124,10 +131,10 @@ export class OutboxWorker {
     const due = rows.filter((e) => !this.inflight.has(e.id));
     for (const entry of this.coalesce(due)) this.send(entry);
     if (rows.length >= BATCH) {
-      // More may wait behind this batch. Read on at once if this batch sent something;
-      // if it was all in flight, read on when outcomes free rows (see flushSettlements).
-      if (due.length > 0) this.kick();
-      else this.backlog = true;
+      this.cursor = (rows[rows.length - 1] as OutboxEntry).id;
+      this.kick();
+    } else {
+      this.cursor = 0; // the pass is over; the next one starts again from the oldest
     }
     const next = this.ctx.store.pushOutbox.nextDue();
     if (next !== undefined && next > now) this.kick(next);
@@ -242,10 +249,11 @@ export class OutboxWorker {
   private settle(s: Settlement): void {
     this.inflight.add(s.id);
     this.pendingSettlements.push(s);
-    if (this.pendingSettlements.length === 1) setImmediate(() => this.flushSettlements());
+    if (this.pendingSettlements.length === 1) setImmediate(() => this.flush());
   }
 
-  private flushSettlements(): void {
+  /** Writes the outcomes gathered so far now (they are otherwise written once per turn of the event loop). */
+  flush(): void {
     const batch = this.pendingSettlements;
     if (batch.length === 0) return;
     this.pendingSettlements = [];
@@ -256,7 +264,7 @@ export class OutboxWorker {
       // (re-sending delivered pushes every second would flood the push services) and try again.
       this.ctx.log.error({ err: e, entries: batch.length }, 'outbox update failed; retrying in 5 s');
       this.pendingSettlements = [...batch, ...this.pendingSettlements];
-      setTimeout(() => this.flushSettlements(), 5000).unref();
+      setTimeout(() => this.flush(), 5000).unref();
       return;
     }
     for (const s of batch) this.inflight.delete(s.id);

@@ -107,6 +107,8 @@ function install(ctx: ServerContext): void {
   ctx.bus.on('push/trigger', accept);
   ctx.bus.on('route/added', ({ domain }) => {
     // An app server that comes back gets what waited for it now, not after each entry's back-off.
+    // Outcomes not yet written (attempts that failed this very turn) are written first, so they count.
+    worker.flush();
     const waiting = ctx.store.pushOutbox.waitingOn(NO_ROUTE).filter((w) => parseJid(w.service)?.domain === domain);
     if (waiting.length === 0) return;
     const n = ctx.store.pushOutbox.expedite(waiting.map((w) => w.registrationId), NO_ROUTE, Date.now());

@@ -6,7 +6,7 @@ import { parseJid } from '../jid.js';
 import type { PushRegistration } from '../storage/types.js';
 import { Element, x } from '../xml/element.js';
 import { NS } from '../xml/namespaces.js';
-import { parseElement } from '../xml/parse-element.js';
+import { storedElement } from '../xml/verbatim.js';
 import { unwrapCarbon } from './dedup.js';
 import type { PushFrontend, PushOutcome } from './frontend.js';
 import { matchTrigger } from './match-trigger.js';
@@ -118,7 +118,7 @@ export function createXep0357(ctx: ServerContext): PushFrontend {
     async send(reg, payload, prepared) {
       const id = ctx.router.iq.newId();
       const answer = ctx.router.iq.expect(id, reg.service, ctx.config.push.response_timeout * 1000);
-      const pubsub = prepared instanceof Element ? prepared : parseElement(payload);
+      const pubsub = prepared instanceof Element ? prepared : storedElement(payload);
       ctx.router.send(x('iq', { type: 'set', id, from: reg.host, to: reg.service }, pubsub));
       return outcomeOfAnswer(await answer);
     },

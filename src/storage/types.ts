@@ -220,8 +220,8 @@ export interface PushOutboxRepository {
   /** Whether this registration already has an entry with this dedup key. */
   has(registrationId: number, dedupKey: string): boolean;
   get(id: number): OutboxEntry | undefined;
-  /** Pending entries due at `now`, oldest first. */
-  due(now: number, limit: number): OutboxEntry[];
+  /** Pending entries due at `now`, oldest first, from after `afterId`. */
+  due(now: number, limit: number, afterId?: number): OutboxEntry[];
   nextDue(): number | undefined;
   /** Applies outcomes in one transaction. */
   settle(updates: { id: number; state: OutboxState; attempts: number; notBefore: number; lastError: string | null }[]): void;

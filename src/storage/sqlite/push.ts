@@ -139,7 +139,7 @@ export class SqlitePushOutbox implements PushOutboxRepository {
   private readonly addStmt: Statement;
   private readonly getStmt: Statement<[number], OutboxRow>;
   private readonly hasStmt: Statement<[number, string], { one: number }>;
-  private readonly dueStmt: Statement<[number, number], OutboxRow>;
+  private readonly dueStmt: Statement<[number, number, number], OutboxRow>;
   private readonly nextStmt: Statement<[], { t: number | null }>;
   private readonly settleStmt: Statement<[string, number, number, string | null, number]>;
   private readonly countStmt: Statement<[], { n: number }>;
@@ -154,7 +154,7 @@ export class SqlitePushOutbox implements PushOutboxRepository {
     );
     this.getStmt = db.prepare('SELECT * FROM push_outbox WHERE id = ?');
     this.hasStmt = db.prepare('SELECT 1 AS one FROM push_outbox WHERE registration_id = ? AND dedup_key = ?');
-    this.dueStmt = db.prepare("SELECT * FROM push_outbox WHERE state = 'pending' AND not_before <= ? ORDER BY id LIMIT ?");
+    this.dueStmt = db.prepare("SELECT * FROM push_outbox WHERE state = 'pending' AND not_before <= ? AND id > ? ORDER BY id LIMIT ?");
     this.nextStmt = db.prepare("SELECT min(not_before) AS t FROM push_outbox WHERE state = 'pending'");
     this.settleStmt = db.prepare('UPDATE push_outbox SET state = ?, attempts = ?, not_before = ?, last_error = ? WHERE id = ?');
     this.countStmt = db.prepare("SELECT count(*) AS n FROM push_outbox WHERE state = 'pending'");
@@ -182,8 +182,8 @@ export class SqlitePushOutbox implements PushOutboxRepository {
     return this.hasStmt.get(registrationId, dedupKey) !== undefined;
   }
 
-  due(now: number, limit: number): OutboxEntry[] {
-    return this.dueStmt.all(now, limit).map(toEntry);
+  due(now: number, limit: number, afterId = 0): OutboxEntry[] {
+    return this.dueStmt.all(now, afterId, limit).map(toEntry);
   }
 
   nextDue(): number | undefined {
