@@ -323,7 +323,7 @@ function finish(): void {
     }
   }
   const l = latency.summary();
-  const pct = (x: number | null): number | null => (x === null ? null : Math.round((x / wall) * 100));
+  const pct = (x: number | null): number | null => (x === null || wall === 0 ? null : Math.round((x / wall) * 100));
   const out = {
     label: o.label,
     users: o.users,
@@ -332,7 +332,7 @@ function finish(): void {
     mode: o.backlog ? 'backlog' : o.rate > 0 ? 'rate' : 'window',
     rate: o.rate,
     window: o.window,
-    pushes_per_s: Math.round(published / wall),
+    pushes_per_s: wall === 0 ? 0 : Math.round(published / wall),
     measured_pushes: published,
     measured_s: round(wall, 3),
     latency_ms: l,
