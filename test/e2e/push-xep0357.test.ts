@@ -376,6 +376,33 @@ describe('XEP-0357 privacy options and durability', () => {
     }
   });
 
+  it('a backlog larger than the in-flight window drains completely, each push once, when the app server comes back', async () => {
+    const { h, componentPort } = await startHerald({ HERALD_PUSH_WITH_BODY: 'true', HERALD_PUSH_RETRY_BASE_DELAY: '120' });
+    try {
+      const bob = await TestClient.connect(h, 'bob', 'bob-pass');
+      await enable(bob, 'push.localhost', 'backlog');
+      await bob.stop();
+      const alice = await TestClient.connect(h, 'alice', 'alice-pass');
+      const n = 2500; // more than two scans' worth of the worker's 1,000-entry window
+      for (let i = 0; i < n; i++) void alice.send(chat('bob@localhost', `b${i}`, `m${i}`));
+      await alice.iq(xml('iq', { type: 'get', to: 'localhost' }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
+      await alice.stop();
+      await wait(1000); // every first attempt has failed for want of a route
+      const app = await AppServer.start(componentPort, 'push.localhost', SECRET);
+      try {
+        await app.received(n, 30_000);
+        await wait(1000);
+        const bodies = app.publishes.map((p) => summaryOf(p)['last-message-body']);
+        assert.equal(bodies.length, n);
+        assert.equal(new Set(bodies).size, n);
+      } finally {
+        await app.stop();
+      }
+    } finally {
+      await h.cleanup();
+    }
+  });
+
   it('a failure while handling a component stream is logged, not fatal: the server and the component carry on', async () => {
     const { h, componentPort } = await startHerald();
     try {
