@@ -43,6 +43,23 @@ async function startHerald(env: Record<string, string> = {}): Promise<{ h: Heral
   return { h, componentPort };
 }
 
+/** A fresh Herald for one test, cleaned up whatever the test does. */
+async function withHerald(env: Record<string, string>, body: (h: HeraldProcess, componentPort: number) => Promise<void>): Promise<void> {
+  const { h, componentPort } = await startHerald(env);
+  try {
+    await body(h, componentPort);
+  } finally {
+    await h.cleanup();
+  }
+}
+
+/** bob enables push at push.localhost under `node`, then goes offline. */
+async function bobEnablesAndLeaves(h: HeraldProcess, node: string): Promise<void> {
+  const bob = await TestClient.connect(h, 'bob', 'bob-pass');
+  await enable(bob, 'push.localhost', node);
+  await bob.stop();
+}
+
 describe('XEP-0357 push to an app server component', () => {
   let h: HeraldProcess;
   let app: AppServer;
@@ -277,9 +294,7 @@ describe('XEP-0357 privacy options and durability', () => {
     const { h, componentPort } = await startHerald({ HERALD_PUSH_WITH_BODY: 'true', HERALD_PUSH_WITH_SENDER: 'true' });
     const app = await AppServer.start(componentPort, 'push.localhost', SECRET);
     try {
-      const bob = await TestClient.connect(h, 'bob', 'bob-pass');
-      await enable(bob, 'push.localhost', 'n');
-      await bob.stop();
+      await bobEnablesAndLeaves(h, 'n');
       const alice = await TestClient.connect(h, 'alice', 'alice-pass', { resource: 'laptop' });
       await alice.send(chat('bob@localhost', 'b1', 'the real text'));
       await app.received(1);
@@ -326,9 +341,7 @@ describe('XEP-0357 privacy options and durability', () => {
     const started = await startHerald();
     let h = started.h;
     try {
-      const bob = await TestClient.connect(h, 'bob', 'bob-pass');
-      await enable(bob, 'push.localhost', 'durable');
-      await bob.stop();
+      await bobEnablesAndLeaves(h, 'durable');
       // The app server is not connected: the push waits in the outbox (no route yet).
       const alice = await TestClient.connect(h, 'alice', 'alice-pass');
       await alice.send(chat('bob@localhost', 'k1'));
@@ -352,11 +365,8 @@ describe('XEP-0357 privacy options and durability', () => {
   });
 
   it('an app server that connects late gets the pushes that waited for it at once, not after their back-off', async () => {
-    const { h, componentPort } = await startHerald({ HERALD_PUSH_RETRY_BASE_DELAY: '120' });
-    try {
-      const bob = await TestClient.connect(h, 'bob', 'bob-pass');
-      await enable(bob, 'push.localhost', 'late');
-      await bob.stop();
+    await withHerald({ HERALD_PUSH_RETRY_BASE_DELAY: '120' }, async (h, componentPort) => {
+      await bobEnablesAndLeaves(h, 'late');
       const alice = await TestClient.connect(h, 'alice', 'alice-pass');
       await alice.send(chat('bob@localhost', 'l1'));
       await alice.send(chat('bob@localhost', 'l2'));
@@ -371,17 +381,12 @@ describe('XEP-0357 privacy options and durability', () => {
       } finally {
         await app.stop();
       }
-    } finally {
-      await h.cleanup();
-    }
+    });
   });
 
   it('a backlog larger than the in-flight window drains completely, each push once, when the app server comes back', async () => {
-    const { h, componentPort } = await startHerald({ HERALD_PUSH_WITH_BODY: 'true', HERALD_PUSH_RETRY_BASE_DELAY: '120' });
-    try {
-      const bob = await TestClient.connect(h, 'bob', 'bob-pass');
-      await enable(bob, 'push.localhost', 'backlog');
-      await bob.stop();
+    await withHerald({ HERALD_PUSH_WITH_BODY: 'true', HERALD_PUSH_RETRY_BASE_DELAY: '120' }, async (h, componentPort) => {
+      await bobEnablesAndLeaves(h, 'backlog');
       const alice = await TestClient.connect(h, 'alice', 'alice-pass');
       const n = 2500; // more than two scans' worth of the worker's 1,000-entry window
       for (let i = 0; i < n; i++) void alice.send(chat('bob@localhost', `b${i}`, `m${i}`));
@@ -398,14 +403,11 @@ describe('XEP-0357 privacy options and durability', () => {
       } finally {
         await app.stop();
       }
-    } finally {
-      await h.cleanup();
-    }
+    });
   });
 
   it('a failure while handling a component stream is logged, not fatal: the server and the component carry on', async () => {
-    const { h, componentPort } = await startHerald();
-    try {
+    await withHerald({}, async (h, componentPort) => {
       // On connect, Herald looks for pushes that waited for this component; make that read fail.
       const store = h.openStore();
       store.db.exec('ALTER TABLE push_outbox RENAME TO push_outbox_away');
@@ -421,9 +423,7 @@ describe('XEP-0357 privacy options and durability', () => {
         store.close();
       }
       try {
-        const bob = await TestClient.connect(h, 'bob', 'bob-pass');
-        await enable(bob, 'push.localhost', 'after-failure');
-        await bob.stop();
+        await bobEnablesAndLeaves(h, 'after-failure');
         const alice = await TestClient.connect(h, 'alice', 'alice-pass');
         await alice.send(chat('bob@localhost', 'f1'));
         await app.received(1, 10_000);
@@ -432,18 +432,14 @@ describe('XEP-0357 privacy options and durability', () => {
       } finally {
         await app.stop();
       }
-    } finally {
-      await h.cleanup();
-    }
+    });
   });
 
   it('when recording a delivered push fails, the push is not sent again while storage recovers', async () => {
     const { h, componentPort } = await startHerald();
     const app = await AppServer.start(componentPort, 'push.localhost', SECRET);
     try {
-      const bob = await TestClient.connect(h, 'bob', 'bob-pass');
-      await enable(bob, 'push.localhost', 'once');
-      await bob.stop();
+      await bobEnablesAndLeaves(h, 'once');
       const store = h.openStore();
       store.db.exec("CREATE TRIGGER fail_settle BEFORE UPDATE ON push_outbox BEGIN SELECT RAISE(ABORT, 'simulated storage failure'); END;");
       try {
