@@ -166,6 +166,11 @@ const MIGRATIONS: string[] = [
   CREATE INDEX up_messages_token ON up_messages (token_id);
   CREATE INDEX up_messages_expiry ON up_messages (expires_at);
   `,
+  // 7: the outbox worker reads pending entries in id order from a cursor; without this index every
+  // scan sorted all due rows, which grows with the backlog
+  `
+  CREATE INDEX push_outbox_pending ON push_outbox (state, id);
+  `,
 ];
 
 /** Tables holding per-user rows (host, username columns); an account deletion empties them all. */
