@@ -3,6 +3,7 @@ import type { ClientSession } from '../core/c2s-session.js';
 import type { HeraldModule, ServerContext } from '../core/context.js';
 import { iqResult, StanzaError } from '../core/errors.js';
 import type { StanzaEvent } from '../core/events.js';
+import { chore } from '../core/guard.js';
 import { parseJid } from '../jid.js';
 import type { ArchiveFilter, ArchiveMode, ArchivePrefs } from '../storage/types.js';
 import { buildForm, formValue, parseForm } from '../xml/data-form.js';
@@ -10,7 +11,6 @@ import { x, type Element } from '../xml/element.js';
 import { NS } from '../xml/namespaces.js';
 import { parseElement } from '../xml/parse-element.js';
 import { isStorable } from './storable.js';
-import { chore } from '../core/guard.js';
 
 /**
  * Message Archive Management (XEP-0313, urn:xmpp:mam:2) for user archives:

@@ -1,5 +1,6 @@
 import type { ServerContext, HeraldModule } from '../core/context.js';
 import type { PushTriggerEvent } from '../core/events.js';
+import { chore } from '../core/guard.js';
 import { smOf } from '../core/stream-management.js';
 import { Jid, parseJid } from '../jid.js';
 import type { PushRegistration } from '../storage/types.js';
@@ -11,7 +12,6 @@ import { OutboxWorker } from './outbox-worker.js';
 import { createWebPush } from './webpush.js';
 import { serveWebPushPage } from './webpush-page.js';
 import { createXep0357 } from './xep0357.js';
-import { chore } from '../core/guard.js';
 
 /** The condition the router answers for a domain it has no route to (yet). */
 const NO_ROUTE = 'remote-server-not-found';

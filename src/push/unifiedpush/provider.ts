@@ -4,6 +4,7 @@ import { Counter } from 'prom-client';
 import type { HeraldModule, ServerContext } from '../../core/context.js';
 import { iqResult, StanzaError } from '../../core/errors.js';
 import type { StanzaEvent } from '../../core/events.js';
+import { chore } from '../../core/guard.js';
 import { parseJid } from '../../jid.js';
 import { PerMinuteLimiter } from '../../net/rate-limit.js';
 import { x, type Element } from '../../xml/element.js';
@@ -11,7 +12,6 @@ import { NS } from '../../xml/namespaces.js';
 import { aclAllows } from './acl.js';
 import { readBody } from './http-body.js';
 import { TokenCodec, type TokenClaims } from './token.js';
-import { chore } from '../../core/guard.js';
 
 export const NS_UP = 'http://gultsch.de/xmpp/drafts/unified-push';
 const URGENCIES = new Set(['very-low', 'low', 'normal', 'high']);
