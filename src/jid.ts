@@ -106,9 +106,12 @@ export function normalizeResource(resource: string): string | null {
  */
 const parsed = new Map<string, Jid | null>();
 const PARSED_MAX = 10_000;
+/** Longer strings are parsed each time: a peer sending long random JIDs could otherwise fill the cache with megabytes. */
+const CACHED_MAX_LENGTH = 256;
 
 /** Parses and normalises a JID; null when it is not a valid JID. */
 export function parseJid(s: string): Jid | null {
+  if (s.length > CACHED_MAX_LENGTH) return parseUncached(s);
   let j = parsed.get(s);
   if (j !== undefined) return j;
   j = parseUncached(s);
