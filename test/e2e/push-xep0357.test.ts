@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { createDecipheriv } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { AppServer, summaryOf } from '../helpers/app-server.js';
+import { setTimeout as wait } from 'node:timers/promises';
+import { AppServer, COMPONENT_SECRET, startPushHerald, summaryOf } from '../helpers/app-server.js';
 import { herald } from '../helpers/cli.js';
 import { HeraldProcess } from '../helpers/herald.js';
-import { freePort } from '../helpers/ports.js';
 import { TestClient, xml, type Element } from '../helpers/xmpp.js';
 
 const PUSH = 'urn:xmpp:push:0';
-const SECRET = 'component-secret-123';
+const SECRET = COMPONENT_SECRET;
 
 function enable(c: TestClient, jid: string, node: string, secret?: string, ...extra: Element[]): Promise<Element> {
   const form =
@@ -26,22 +26,9 @@ const disable = (c: TestClient, jid: string, node?: string): Promise<Element> =>
   c.iq(xml('iq', { type: 'set' }, xml('disable', node === undefined ? { xmlns: PUSH, jid } : { xmlns: PUSH, jid, node })));
 const chat = (to: string, id: string, body = `hello ${id}`): Element => xml('message', { to, type: 'chat', id }, xml('body', {}, body));
 const nodeOf = (p: Element): string | undefined => p.getChild('pubsub')?.getChild('publish')?.attrs.node as string | undefined;
-const wait = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function startHerald(env: Record<string, string> = {}): Promise<{ h: HeraldProcess; componentPort: number }> {
-  const componentPort = await freePort();
-  const h = await HeraldProcess.start({
-    toml: `[[component]]\ndomain = "push.localhost"\nsecret = "${SECRET}"\n`,
-    env: {
-      HERALD_COMPONENTS_PORT: String(componentPort),
-      HERALD_PUSH_RETRY_BASE_DELAY: '0.05',
-      HERALD_SM_MAX_ACK_DELAY: '1',
-      ...env,
-    },
-  });
-  for (const u of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'appserver']) await h.addUser(u, `${u}-pass`);
-  return { h, componentPort };
-}
+const startHerald = (env: Record<string, string> = {}): ReturnType<typeof startPushHerald> =>
+  startPushHerald(['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'appserver'], env);
 
 /** A fresh Herald for one test, cleaned up whatever the test does. */
 async function withHerald(env: Record<string, string>, body: (h: HeraldProcess, componentPort: number) => Promise<void>): Promise<void> {
@@ -436,36 +423,36 @@ describe('XEP-0357 privacy options and durability', () => {
   });
 
   it('when recording a delivered push fails, the push is not sent again while storage recovers', async () => {
-    const { h, componentPort } = await startHerald();
-    const app = await AppServer.start(componentPort, 'push.localhost', SECRET);
-    try {
-      await bobEnablesAndLeaves(h, 'once');
-      const store = h.openStore();
-      store.db.exec("CREATE TRIGGER fail_settle BEFORE UPDATE ON push_outbox BEGIN SELECT RAISE(ABORT, 'simulated storage failure'); END;");
+    await withHerald({}, async (h, componentPort) => {
+      const app = await AppServer.start(componentPort, 'push.localhost', SECRET);
       try {
-        const alice = await TestClient.connect(h, 'alice', 'alice-pass');
-        await alice.send(chat('bob@localhost', 'o1'));
-        await app.received(1);
-        await alice.stop();
-        await h.waitForLog('outbox update failed');
-        await wait(2500); // the outbox is scanned every second meanwhile
+        await bobEnablesAndLeaves(h, 'once');
+        const store = h.openStore();
+        store.db.exec("CREATE TRIGGER fail_settle BEFORE UPDATE ON push_outbox BEGIN SELECT RAISE(ABORT, 'simulated storage failure'); END;");
+        try {
+          const alice = await TestClient.connect(h, 'alice', 'alice-pass');
+          await alice.send(chat('bob@localhost', 'o1'));
+          await app.received(1);
+          await alice.stop();
+          await h.waitForLog('outbox update failed');
+          await wait(2500); // the outbox is scanned every second meanwhile
+          assert.equal(app.publishes.length, 1);
+        } finally {
+          store.db.exec('DROP TRIGGER fail_settle');
+          store.close();
+        }
+        await wait(6000); // the outcome is recorded on the next try
         assert.equal(app.publishes.length, 1);
+        const after = h.openStore();
+        try {
+          assert.equal(after.pushOutbox.pendingCount(), 0);
+        } finally {
+          after.close();
+        }
       } finally {
-        store.db.exec('DROP TRIGGER fail_settle');
-        store.close();
+        await app.stop();
       }
-      await wait(6000); // the outcome is recorded on the next try
-      assert.equal(app.publishes.length, 1);
-      const after = h.openStore();
-      try {
-        assert.equal(after.pushOutbox.pendingCount(), 0);
-      } finally {
-        after.close();
-      }
-    } finally {
-      await app.stop();
-      await h.cleanup();
-    }
+    });
   });
 
   it('herald push list, test and disable work on the running server', async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createECDH, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as wait } from 'node:timers/promises';
 import * as ece from 'http_ece';
 import webpush from 'web-push';
 import { TokenCodec } from '../../src/push/unifiedpush/token.js';
@@ -9,7 +10,6 @@ import { TestClient, xml, type Element } from '../helpers/xmpp.js';
 
 const UP = 'http://gultsch.de/xmpp/drafts/unified-push';
 const b64 = (n = 32): string => randomBytes(n).toString('base64');
-const wait = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A distributor written with @xmpp/client: it records every push and answers as scripted. */
 class Distributor {

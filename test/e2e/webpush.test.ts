@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as wait } from 'node:timers/promises';
 import { herald } from '../helpers/cli.js';
 import { HeraldProcess } from '../helpers/herald.js';
 import { TestPushService, type Subscription } from '../helpers/push-service.js';
 import { TestClient, xml, type Element } from '../helpers/xmpp.js';
 
 const NS = 'urn:xmpp:webpush:0';
-const wait = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const enableIq = (sub: Pick<Subscription, 'endpoint' | 'keys'>): Element =>
   xml('iq', { type: 'set' }, xml('enable', { xmlns: NS }, xml('endpoint', {}, sub.endpoint), xml('auth', {}, sub.keys.auth), xml('p256dh', {}, sub.keys.p256dh)));
 

@@ -1,5 +1,30 @@
 import { component, xml } from '@xmpp/component';
 import type { Element } from '@xmpp/xml';
+import { HeraldProcess } from './herald.js';
+import { freePort } from './ports.js';
+
+/** The app server's component domain and secret in every push test. */
+export const PUSH_SERVICE = 'push.localhost';
+export const COMPONENT_SECRET = 'component-secret-123';
+
+/**
+ * Herald with PUSH_SERVICE as a component, fast push retries and a 1 s SM
+ * ack delay, and an account `<u>` with password `<u>-pass` for each user.
+ */
+export async function startPushHerald(users: string[], env: Record<string, string> = {}): Promise<{ h: HeraldProcess; componentPort: number }> {
+  const componentPort = await freePort();
+  const h = await HeraldProcess.start({
+    toml: `[[component]]\ndomain = "${PUSH_SERVICE}"\nsecret = "${COMPONENT_SECRET}"\n`,
+    env: {
+      HERALD_COMPONENTS_PORT: String(componentPort),
+      HERALD_PUSH_RETRY_BASE_DELAY: '0.05',
+      HERALD_SM_MAX_ACK_DELAY: '1',
+      ...env,
+    },
+  });
+  for (const u of users) await h.addUser(u, `${u}-pass`);
+  return { h, componentPort };
+}
 
 const PUBSUB = 'http://jabber.org/protocol/pubsub';
 

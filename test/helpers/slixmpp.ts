@@ -12,8 +12,8 @@ import { TEST_CERT } from './test-cert.js';
  * suites. Each script prints one JSON line of what slixmpp observed.
  */
 
-export const PYTHON = '/usr/bin/python3';
-export const SCRIPTS = fileURLToPath(new URL('../interop/slixmpp/', import.meta.url));
+const PYTHON = '/usr/bin/python3';
+const SCRIPTS = fileURLToPath(new URL('../interop/slixmpp/', import.meta.url));
 const INSTALL_HINT =
   'slixmpp is not importable by /usr/bin/python3. Install Debian\'s package: ' +
   '`sudo apt-get install python3-slixmpp` (the interop suite must not be skipped; .ci/run installs it).';
@@ -29,13 +29,13 @@ interface PyResult {
 }
 
 /** The environment for /usr/bin/python3: nothing from a pyenv or virtualenv that could shadow Debian's modules. */
-export function pythonEnv(): NodeJS.ProcessEnv {
+function pythonEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, PYTHONIOENCODING: 'utf-8', PYTHONDONTWRITEBYTECODE: '1' };
   for (const k of ['PYTHONPATH', 'PYTHONHOME', 'PYTHONSTARTUP', 'PYTHONUSERBASE', 'VIRTUAL_ENV']) delete env[k];
   return env;
 }
 
-export function python(args: string[], timeoutMs: number): Promise<PyResult> {
+function python(args: string[], timeoutMs: number): Promise<PyResult> {
   return new Promise((resolve) => {
     execFile(PYTHON, args, { env: pythonEnv(), timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
       const e = err as (NodeJS.ErrnoException & { code?: number | string; signal?: string | null }) | null;
@@ -60,7 +60,7 @@ export function slixmppVersion(): Promise<string> {
   return slixmppCheck;
 }
 
-export interface RunOptions {
+interface RunOptions {
   /** Expected exit code of the script; 0 unless a test looks at a failure on purpose. */
   code?: number;
   ca?: string;

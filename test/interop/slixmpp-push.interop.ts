@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as wait } from 'node:timers/promises';
+import { COMPONENT_SECRET, PUSH_SERVICE, startPushHerald } from '../helpers/app-server.js';
 import { HeraldProcess } from '../helpers/herald.js';
 import { freePort } from '../helpers/ports.js';
 import { pair, PythonService, scenario, scriptReached, serverLog, user, type Json } from '../helpers/slixmpp.js';
@@ -16,8 +18,7 @@ import { pair, PythonService, scenario, scriptReached, serverLog, user, type Jso
  * the assertions here are on those lines and on what the clients observed.
  */
 
-const SERVICE = 'push.localhost';
-const COMPONENT_SECRET = 'component-secret-123';
+const SERVICE = PUSH_SERVICE;
 const PUBLISH_OPTIONS = 'http://jabber.org/protocol/pubsub#publish-options';
 
 /** The summary form of an important stanza with Herald's default privacy: the dummy body, no sender. */
@@ -34,23 +35,7 @@ const IMPORTANT_SUMMARY = {
 const UNIMPORTANT_SUMMARY = { type: 'form', fields: { ...IMPORTANT_SUMMARY.fields, 'last-message-body': [] } };
 
 const publishOptions = (secret: string): Json => ({ type: 'submit', fields: { FORM_TYPE: [PUBLISH_OPTIONS], secret: [secret] } });
-const wait = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const isImportant = (p: Json): boolean => JSON.stringify(p.summary?.fields?.['last-message-body']) === '["New Message!"]';
-
-/** Herald with push.localhost as a component, fast push retries and a 1 s SM ack delay. */
-async function startHerald(users: string[]): Promise<{ h: HeraldProcess; componentPort: number }> {
-  const componentPort = await freePort();
-  const h = await HeraldProcess.start({
-    toml: `[[component]]\ndomain = "${SERVICE}"\nsecret = "${COMPONENT_SECRET}"\n`,
-    env: {
-      HERALD_COMPONENTS_PORT: String(componentPort),
-      HERALD_PUSH_RETRY_BASE_DELAY: '0.05',
-      HERALD_SM_MAX_ACK_DELAY: '1',
-    },
-  });
-  for (const u of users) await h.addUser(u, `${u}-pass`);
-  return { h, componentPort };
-}
 
 /** push_app.py: the slixmpp app server, connected and handshaken as push.localhost. */
 class SlixmppAppServer {
@@ -98,7 +83,7 @@ describe('slixmpp interop: XEP-0357 push to a slixmpp app server (XEP-0114 compo
   let h: HeraldProcess;
   let app: SlixmppAppServer;
   before(async () => {
-    const started = await startHerald(['alice', 'bob', 'carol', 'dave', 'erin']);
+    const started = await startPushHerald(['alice', 'bob', 'carol', 'dave', 'erin']);
     h = started.h;
     app = await SlixmppAppServer.start(started.componentPort);
   });
@@ -243,7 +228,7 @@ describe('slixmpp interop: XEP-0357 retry after a wait error from the app server
   let h: HeraldProcess;
   let app: SlixmppAppServer;
   before(async () => {
-    const started = await startHerald(['alice', 'bob']);
+    const started = await startPushHerald(['alice', 'bob']);
     h = started.h;
     app = await SlixmppAppServer.start(started.componentPort, ['--fail-first', '1', '--error-type', 'wait', '--error-condition', 'resource-constraint']);
   });
