@@ -12,7 +12,7 @@ import { StreamParser, type StreamErrorCondition, type StreamHeader, type Stream
 import type { ServerContext } from './context.js';
 import { errorReply, iqResult } from './errors.js';
 import type { DisconnectEvent } from './events.js';
-import { guarded } from './guard.js';
+import { committed, guarded } from './guard.js';
 
 export type StreamError =
   | StreamErrorCondition
@@ -175,15 +175,13 @@ export class ClientSession {
     if (this.state === 'closed') return;
     const transport = this.transport;
     transport.cork();
-    try {
-      this.ctx.store.transaction(() => {
-        if (this.transport.kind === 'websocket') this.parser.writeMessage(chunk);
-        else this.parser.write(chunk);
-      });
-    } catch (e) {
+    const ok = committed(this.ctx.store, this.log, 'storage failed while handling input; dropping the connection', () => {
+      if (this.transport.kind === 'websocket') this.parser.writeMessage(chunk);
+      else this.parser.write(chunk);
+    });
+    if (!ok) {
       // The commit failed: what was written for this input must not leave. The client's
       // stream management (or the user) sends it again.
-      this.log.error({ err: e }, 'storage failed while handling input; dropping the connection');
       transport.destroy();
       return;
     }

@@ -7,6 +7,7 @@ import { escapeText } from '../xml/escape.js';
 import { NS } from '../xml/namespaces.js';
 import { StreamParser, type StreamHeader } from '../xml/stream-parser.js';
 import type { ServerContext } from './context.js';
+import { committed } from './guard.js';
 import type { RemoteRoute } from './router.js';
 
 const STANZAS = new Set(['message', 'presence', 'iq']);
@@ -84,20 +85,15 @@ export class ComponentSession implements RemoteRoute {
 
   /**
    * As for clients: everything one chunk of input causes is stored in one
-   * transaction, and what the server writes back waits until it commits.
+   * transaction. What the server writes back is held (see write) until this
+   * returns, after the commit; if the commit fails it never leaves.
    */
   private receive(chunk: Buffer): void {
     if (this.closed) return;
-    this.socket.cork();
-    try {
-      this.ctx.store.transaction(() => this.parser.write(chunk));
-    } catch (e) {
-      this.log.error({ err: e }, 'storage failed while handling component input; dropping the connection');
+    if (!committed(this.ctx.store, this.log, 'storage failed while handling component input; dropping the connection', () => this.parser.write(chunk))) {
       this.socket.destroy();
       this.onClosed();
-      return;
     }
-    this.socket.uncork();
   }
 
   /** A failure while handling one element is answered (stanzas) or logged, never thrown into the socket's handler. */

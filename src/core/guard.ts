@@ -1,25 +1,30 @@
+import type { Logger } from 'pino';
+import type { Store } from '../storage/types.js';
 import type { ServerContext } from './context.js';
 
-type Guardable = Pick<ServerContext, 'store' | 'log'>;
-
 /**
- * Runs work that no input chunk carries (a timer, a closed connection, a
- * chore) the way input is handled: in one storage transaction. A failure (a
- * locked, full or broken database, a bug) is logged, never thrown into the
- * timer or socket callback, where it would end the process.
+ * Runs work in one storage transaction. A failure (a locked, full or broken
+ * database, a bug) is logged as `failure` and reported as false, never
+ * thrown into the socket or timer callback that called it, where it would end
+ * the process.
  */
-export function guarded(ctx: Guardable, what: string, work: () => void): boolean {
+export function committed(store: Store, log: Logger, failure: string, work: () => void, context: object = {}): boolean {
   try {
-    ctx.store.transaction(work);
+    store.transaction(work);
     return true;
   } catch (e) {
-    ctx.log.error({ err: e, what }, 'background work failed');
+    log.error({ err: e, ...context }, failure);
     return false;
   }
 }
 
+/** Work that no input chunk carries (a timer, a closed connection, a chore), handled the way input is. */
+export function guarded(ctx: Pick<ServerContext, 'store' | 'log'>, what: string, work: () => void): boolean {
+  return committed(ctx.store, ctx.log, 'background work failed', work, { what });
+}
+
 /** A storage chore now and every `ms`; a run that fails is simply tried again next time. */
-export function chore(ctx: Guardable, what: string, ms: number, work: () => void): void {
+export function chore(ctx: Pick<ServerContext, 'store' | 'log'>, what: string, ms: number, work: () => void): void {
   const run = (): void => void guarded(ctx, what, work);
   run();
   setInterval(run, ms).unref();

@@ -25,6 +25,8 @@ export class SqliteStore implements Store {
   readonly pushOutbox: SqlitePushOutbox;
   readonly serverKeys: SqliteServerKeys;
   readonly unifiedPush: SqliteUnifiedPush;
+  /** Built once: db.transaction() makes four wrapper functions per call, and this runs per input chunk. */
+  private readonly inTransaction: (fn: () => unknown) => unknown;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -41,6 +43,7 @@ export class SqliteStore implements Store {
     this.db.pragma('wal_autocheckpoint = 20000');
     this.db.pragma('foreign_keys = ON');
     migrate(this.db);
+    this.inTransaction = this.db.transaction((fn: () => unknown) => fn());
     this.accounts = new SqliteAccounts(this.db);
     this.roster = new SqliteRoster(this.db);
     this.offline = new SqliteOffline(this.db);
@@ -54,7 +57,7 @@ export class SqliteStore implements Store {
   }
 
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return this.inTransaction(fn) as T;
   }
 
   close(): void {
