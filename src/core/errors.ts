@@ -72,3 +72,8 @@ export function mayBounce(stanza: Element): boolean {
   if (stanza.name === 'iq') return type === 'get' || type === 'set';
   return true;
 }
+
+/** The defined condition of an error stanza (RFC 6120 §8.3.3), or undefined when it carries none. */
+export function errorCondition(stanza: Element): string | undefined {
+  return stanza.getChild('error')?.elements().find((c) => c.ns === NS.stanzas && c.name !== 'text')?.name;
+}

@@ -31,7 +31,5 @@ export interface PushFrontend {
    * when the push goes out from this process, to save parsing it again.
    */
   payload(reg: PushRegistration, e: PushTriggerEvent): { text: string; prepared?: unknown };
-  /** A content-less push, for operators' test pushes. */
-  testPayload(reg: PushRegistration): string;
   send(reg: PushRegistration, payload: string, prepared?: unknown): Promise<PushOutcome>;
 }

@@ -20,10 +20,13 @@ export class VapidKeys {
 
   /** The key browsers should subscribe with; created on first use. */
   current(): { id: string; key: VapidKey } {
+    return this.existing() ?? this.rotate(true);
+  }
+
+  private existing(): { id: string; key: VapidKey } | undefined {
     const pointer = this.store.serverKeys.get(CURRENT)?.toString();
     const key = pointer === undefined ? undefined : this.byId(pointer);
-    if (pointer !== undefined && key) return { id: pointer, key };
-    return this.rotate(true);
+    return pointer !== undefined && key ? { id: pointer, key } : undefined;
   }
 
   byId(id: string): VapidKey | undefined {
@@ -39,11 +42,8 @@ export class VapidKeys {
   /** Makes a new key current (keeping the old ones); with `onlyIfMissing`, two racing starts agree on one. */
   rotate(onlyIfMissing = false): { id: string; key: VapidKey } {
     return this.store.transaction(() => {
-      if (onlyIfMissing) {
-        const pointer = this.store.serverKeys.get(CURRENT)?.toString();
-        const existing = pointer === undefined ? undefined : this.byId(pointer);
-        if (pointer !== undefined && existing) return { id: pointer, key: existing };
-      }
+      const existing = onlyIfMissing ? this.existing() : undefined;
+      if (existing) return existing;
       const key = generateVapidKey();
       const id = idOf(key);
       this.store.serverKeys.set(keyName(id), exportVapidKey(key));

@@ -185,9 +185,6 @@ export function createWebPush(ctx: ServerContext): PushFrontend & { close(): Pro
       if (sender !== undefined) push.topic = createHash('sha256').update(`${user}|${sender}`).digest('base64url').slice(0, 32);
       return { text: JSON.stringify(push), prepared: push };
     },
-    testPayload() {
-      return JSON.stringify({ message: { type: 'test' }, urgency: 'low' } satisfies StoredPush);
-    },
     async send(reg, payload, prepared) {
       const push = (prepared as StoredPush | undefined) ?? (JSON.parse(payload) as StoredPush);
       const first = await deliver(reg, push);

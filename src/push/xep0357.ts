@@ -1,6 +1,6 @@
 import type { ClientSession } from '../core/c2s-session.js';
 import type { ServerContext } from '../core/context.js';
-import { iqResult, StanzaError } from '../core/errors.js';
+import { errorCondition, iqResult, StanzaError } from '../core/errors.js';
 import type { PushTriggerEvent, StanzaEvent } from '../core/events.js';
 import { parseJid } from '../jid.js';
 import type { PushRegistration } from '../storage/types.js';
@@ -23,7 +23,13 @@ interface StoredOptions {
 
 const TEMPORARY = new Set(['resource-constraint', 'recipient-unavailable', 'remote-server-timeout', 'remote-server-not-found']);
 
-const optionsOf = (reg: PushRegistration): StoredOptions => JSON.parse(reg.options) as StoredOptions;
+/** Parsed once per registration object: match and payload both read it for every push. */
+const parsedOptions = new WeakMap<PushRegistration, StoredOptions>();
+function optionsOf(reg: PushRegistration): StoredOptions {
+  let o = parsedOptions.get(reg);
+  if (!o) parsedOptions.set(reg, (o = JSON.parse(reg.options) as StoredOptions));
+  return o;
+}
 
 export function xep0357Registration(reg: PushRegistration): Xep0357Registration {
   const o = optionsOf(reg);
@@ -39,9 +45,8 @@ export function xep0357TestPayload(reg: PushRegistration, privacy: PrivacyOption
 export function outcomeOfAnswer(answer: Element | null): PushOutcome {
   if (!answer) return { ok: false, temporary: true, condition: 'remote-server-timeout' };
   if (answer.attrs.type === 'result') return { ok: true };
-  const error = answer.getChild('error');
-  const condition = error?.elements().find((c) => c.ns === NS.stanzas && c.name !== 'text')?.name ?? 'undefined-condition';
-  return { ok: false, temporary: error?.attrs.type === 'wait' || TEMPORARY.has(condition), condition };
+  const condition = errorCondition(answer) ?? 'undefined-condition';
+  return { ok: false, temporary: answer.getChild('error')?.attrs.type === 'wait' || TEMPORARY.has(condition), condition };
 }
 
 /**
@@ -111,9 +116,6 @@ export function createXep0357(ctx: ServerContext): PushFrontend {
     payload(reg, e: PushTriggerEvent) {
       const pubsub = buildPublish(xep0357Registration(reg), unwrapCarbon(e.stanza), e.importance, privacy());
       return { text: pubsub.toString(''), prepared: pubsub };
-    },
-    testPayload(reg) {
-      return xep0357TestPayload(reg, privacy());
     },
     async send(reg, payload, prepared) {
       const id = ctx.router.iq.newId();

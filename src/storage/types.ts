@@ -268,7 +268,8 @@ export interface UnifiedPushRepository {
   deleteForToken(tokenId: string): number;
   /** Removes expired messages and revocations; returns how many messages expired. */
   expire(now: number): number;
-  count(): number;
+  /** Whether unexpired messages wait for a distributor (without reading them). */
+  hasPending(jid: string, now: number): boolean;
 }
 
 export interface Store {

@@ -85,7 +85,7 @@ export interface EceHeader {
   length: number;
 }
 
-export function parseEceHeader(body: Buffer): EceHeader {
+function parseEceHeader(body: Buffer): EceHeader {
   if (body.length < 21) throw new Error('body shorter than the aes128gcm header');
   const idlen = body[20] as number;
   if (body.length < 21 + idlen) throw new Error('truncated key id');

@@ -55,7 +55,7 @@ export function verifyJwt(token: string, publicKeyRaw: Buffer): Record<string, u
 }
 
 /** The origin a VAPID token is for: scheme://host[:port] of the push resource. */
-export const audienceOf = (endpoint: string): string => new URL(endpoint).origin;
+const audienceOf = (endpoint: string): string => new URL(endpoint).origin;
 
 /**
  * Signs VAPID headers, one token per push service origin, reused until

@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter } from 'prom-client';
 import type { HeraldModule, ServerContext } from '../../core/context.js';
-import { iqResult, StanzaError } from '../../core/errors.js';
+import { errorCondition, iqResult, StanzaError } from '../../core/errors.js';
 import type { StanzaEvent } from '../../core/events.js';
 import { chore } from '../../core/guard.js';
 import { parseJid } from '../../jid.js';
+import { sendJson } from '../../net/http.js';
 import { PerMinuteLimiter } from '../../net/rate-limit.js';
 import { x, type Element } from '../../xml/element.js';
 import { NS } from '../../xml/namespaces.js';
@@ -84,7 +85,7 @@ function install(ctx: ServerContext): void {
     );
     const reply = await answer;
     if (reply?.attrs.type === 'result') return 'delivered';
-    const condition = reply?.getChild('error')?.elements().find((c) => c.ns === NS.stanzas)?.name;
+    const condition = reply ? errorCondition(reply) : undefined;
     // The distributor says the app is gone (unregistered, uninstalled): the endpoint is revoked for good.
     return condition === 'item-not-found' || condition === 'feature-not-implemented' ? 'revoked' : 'temporary';
   };
@@ -108,11 +109,11 @@ function install(ctx: ServerContext): void {
     try {
       for (const m of ctx.store.unifiedPush.pendingFor(jid, Date.now())) {
         if (!live(jid)) return;
-        const claims: TokenClaims = { id: m.tokenId, jid: m.jid, host: m.host, instance: m.instance, application: m.application, exp: 0 };
+        const claims: TokenClaims = { id: m.tokenId, jid: m.jid, host: m.host, instance: m.instance, application: m.application, exp: Math.floor(m.expiresAt / 1000) };
         const outcome = await send(claims, m.body);
         if (outcome === 'temporary') return;
         if (outcome === 'revoked') {
-          revoke({ ...claims, exp: Math.floor(m.expiresAt / 1000) });
+          revoke(claims);
           pushes.inc({ event: 'rejected', status: '404' });
           continue;
         }
@@ -148,7 +149,7 @@ function install(ctx: ServerContext): void {
     if (topic !== null && !/^[A-Za-z0-9_-]{1,32}$/.test(topic)) return reply(res, 400, {}, 'invalid Topic');
 
     // Live delivery, unless older messages still wait (they go first).
-    if (live(claims.jid) && ctx.store.unifiedPush.pendingFor(claims.jid, Date.now()).length === 0) {
+    if (live(claims.jid) && !ctx.store.unifiedPush.hasPending(claims.jid, Date.now())) {
       const outcome = await send(claims, body);
       if (outcome === 'delivered') {
         pushes.inc({ event: 'delivered', status: '' });
@@ -189,9 +190,7 @@ function install(ctx: ServerContext): void {
       return;
     }
     if (req.method === 'GET') {
-      const body = JSON.stringify({ unifiedpush: { version: 1 } });
-      res.writeHead(200, { ...CORS, 'content-type': 'application/json', 'content-length': String(body.length) });
-      res.end(body);
+      sendJson(res, 200, { unifiedpush: { version: 1 } }, CORS);
       return;
     }
     if (req.method !== 'POST' && req.method !== 'PUT') return reply(res, 405, { allow: 'GET, POST, OPTIONS' });

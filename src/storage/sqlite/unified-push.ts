@@ -41,7 +41,7 @@ export class SqliteUnifiedPush implements UnifiedPushRepository {
   private readonly deleteTokenStmt: Statement<[string]>;
   private readonly expireStmt: Statement<[number]>;
   private readonly expireRevokedStmt: Statement<[number]>;
-  private readonly countStmt: Statement<[], { n: number }>;
+  private readonly hasPendingStmt: Statement<[string, number], { one: number }>;
 
   constructor(private readonly db: Database) {
     this.revokedStmt = db.prepare('SELECT 1 AS one FROM up_revoked WHERE token_id = ?');
@@ -56,7 +56,7 @@ export class SqliteUnifiedPush implements UnifiedPushRepository {
     this.deleteTokenStmt = db.prepare('DELETE FROM up_messages WHERE token_id = ?');
     this.expireStmt = db.prepare('DELETE FROM up_messages WHERE expires_at <= ?');
     this.expireRevokedStmt = db.prepare('DELETE FROM up_revoked WHERE expires_at <= ?');
-    this.countStmt = db.prepare('SELECT count(*) AS n FROM up_messages');
+    this.hasPendingStmt = db.prepare('SELECT 1 AS one FROM up_messages WHERE jid = ? AND expires_at > ? LIMIT 1');
   }
 
   isRevoked(tokenId: string): boolean {
@@ -92,7 +92,7 @@ export class SqliteUnifiedPush implements UnifiedPushRepository {
     return this.expireStmt.run(now).changes;
   }
 
-  count(): number {
-    return this.countStmt.get()?.n ?? 0;
+  hasPending(jid: string, now: number): boolean {
+    return this.hasPendingStmt.get(jid, now) !== undefined;
   }
 }
