@@ -11,6 +11,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { serverArgs } from './lib/args.js';
 import { openClients, sleep, type ServerOptions } from './lib/open-clients.js';
 import { BenchError, type FailureKind, type RawClient } from './lib/raw-client.js';
 import { resumePhase, type ResumeResult } from './lib/resume-phase.js';
@@ -69,11 +70,7 @@ function checkOptions(argv: string[]): Options {
   const { values } = parseArgs({
     args: argv,
     options: {
-      host: { type: 'string', default: '127.0.0.1' },
-      port: { type: 'string' },
-      domain: { type: 'string', default: 'localhost' },
-      'user-prefix': { type: 'string', default: 'u' },
-      password: { type: 'string' },
+      ...serverArgs,
       pairs: { type: 'string', default: '50' },
       seconds: { type: 'string', default: '20' },
       window: { type: 'string', default: '20' },

@@ -23,24 +23,17 @@
  */
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { exitOnSetupError, intArgs, serverArgs } from './lib/args.js';
 import { openClients, sleep } from './lib/open-clients.js';
 import { BenchError, type RawClient } from './lib/raw-client.js';
 import { RawComponent } from './lib/raw-component.js';
 import { readCpuSeconds, readMachineBusySeconds, round, Samples, SequenceTracker } from './lib/stats.js';
 import { attr } from './lib/xml-scan.js';
 
-// A failed setup (no server, refused login...) ends the run with one line, not a stack trace.
-process.on('uncaughtException', (e) => {
-  console.error(`push: ${e instanceof BenchError ? e.message : e.stack ?? String(e)}`);
-  process.exit(e instanceof BenchError ? 5 : 1);
-});
+exitOnSetupError('push');
 const { values: v } = parseArgs({
   options: {
-    host: { type: 'string', default: '127.0.0.1' },
-    port: { type: 'string' },
-    domain: { type: 'string', default: 'localhost' },
-    'user-prefix': { type: 'string', default: 'u' },
-    password: { type: 'string' },
+    ...serverArgs,
     'component-port': { type: 'string' },
     'component-domain': { type: 'string', default: 'push.localhost' },
     secret: { type: 'string' },
@@ -55,14 +48,7 @@ const { values: v } = parseArgs({
     label: { type: 'string', default: 'push' },
   },
 });
-const num = (name: string, s: string | undefined, min: number): number => {
-  const n = Number(s);
-  if (s === undefined || !Number.isInteger(n) || n < min) {
-    console.error(`push: --${name} needs an integer >= ${min} (got ${s ?? 'nothing'}); see the header of bench/push.ts`);
-    process.exit(2);
-  }
-  return n;
-};
+const num = intArgs('push');
 if (v.password === undefined || v.secret === undefined) {
   console.error('push: --password and --secret are required; see the header of bench/push.ts');
   process.exit(2);

@@ -18,25 +18,18 @@ import autocannon, { type Result } from 'autocannon';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { exitOnSetupError, intArgs, serverArgs } from './lib/args.js';
 import { sleep } from './lib/open-clients.js';
 import { BenchError, RawClient, type ClientOptions } from './lib/raw-client.js';
-import { readCpuSeconds, readMachineBusySeconds, round, SequenceTracker } from './lib/stats.js';
+import { readCpuSeconds, readMachineBusySeconds, SequenceTracker } from './lib/stats.js';
 import { attr } from './lib/xml-scan.js';
 
 const NS_UP = 'http://gultsch.de/xmpp/drafts/unified-push';
-// A failed setup (no server, refused login...) ends the run with one line, not a stack trace.
-process.on('uncaughtException', (e) => {
-  console.error(`unifiedpush: ${e instanceof BenchError ? e.message : e.stack ?? String(e)}`);
-  process.exit(e instanceof BenchError ? 5 : 1);
-});
+exitOnSetupError('unifiedpush');
 const { values: v } = parseArgs({
   options: {
-    host: { type: 'string', default: '127.0.0.1' },
-    port: { type: 'string' },
+    ...serverArgs,
     'http-port': { type: 'string' },
-    domain: { type: 'string', default: 'localhost' },
-    'user-prefix': { type: 'string', default: 'u' },
-    password: { type: 'string' },
     connections: { type: 'string', default: '50' },
     seconds: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '2' },
@@ -46,14 +39,7 @@ const { values: v } = parseArgs({
     label: { type: 'string', default: 'unifiedpush' },
   },
 });
-const int = (name: string, s: string | undefined, min: number): number => {
-  const n = Number(s);
-  if (s === undefined || !Number.isInteger(n) || n < min) {
-    console.error(`unifiedpush: --${name} needs an integer >= ${min} (got ${s ?? 'nothing'}); see the header of bench/unifiedpush.ts`);
-    process.exit(2);
-  }
-  return n;
-};
+const int = intArgs('unifiedpush');
 if (v.password === undefined) {
   console.error('unifiedpush: --password is required; see the header of bench/unifiedpush.ts');
   process.exit(2);

@@ -112,10 +112,9 @@ export class RawClient {
   /**
    * XEP-0198 resumption on a new connection: SASL PLAIN, stream restart, then
    * `<resume/>` in place of binding. `init` sets the handlers before anything
-   * the server resends after `<resumed/>` is scanned. Returns the client and
-   * the server's h (how many of our stanzas it handled).
+   * the server resends after `<resumed/>` is scanned.
    */
-  static async resume(o: ClientOptions, from: SmResumption, init: (c: RawClient) => void): Promise<{ client: RawClient; serverH: number }> {
+  static async resume(o: ClientOptions, from: SmResumption, init: (c: RawClient) => void): Promise<RawClient> {
     const socket = await connect(o.host, o.port, o.timeoutMs ?? 15_000);
     const client = new RawClient(socket, o);
     try {
@@ -131,7 +130,7 @@ export class RawClient {
       init(client);
       client.ready = true;
       client.scan();
-      return { client, serverH: Number(attr(answer, 'h')) };
+      return client;
     } catch (e) {
       socket.destroy();
       throw e;
@@ -146,12 +145,11 @@ export class RawClient {
     this.socket.write(data);
   }
 
-  /** Enables XEP-0198 (with resumption unless told otherwise); returns the `<enabled/>` id. */
-  async enableSm(resume = true): Promise<string> {
-    this.write(`<enable xmlns='${NS_SM}'${resume ? " resume='true'" : ''}/>`);
+  /** Enables XEP-0198 with resumption. */
+  async enableSm(): Promise<void> {
+    this.write(`<enable xmlns='${NS_SM}' resume='true'/>`);
     const answer = await this.expect(SM_ANSWER, 'stream management enabled');
     if (!answer.startsWith('<enabled')) throw new BenchError('protocol', `${this.account}: stream management refused: ${answer.slice(0, 300)}`);
-    return this.smId;
   }
 
   get resumption(): SmResumption {

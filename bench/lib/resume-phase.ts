@@ -60,7 +60,7 @@ const SPREAD_MS = 1000;
 export async function resumePhase(server: ServerOptions, o: ResumeOptions): Promise<ResumeResult> {
   const n = o.clients;
   const clients = await openClients(server, Array.from({ length: n }, (_, i) => ({ user: i + 1, resource: 'resume' })), 20);
-  await Promise.all(clients.map((c) => c.enableSm(true)));
+  await Promise.all(clients.map((c) => c.enableSm()));
   const senders = await openClients(server, Array.from({ length: n }, (_, i) => ({ user: n + i + 1, resource: 'resume-sender' })), 20);
   let errorBounces = 0;
   let fail: (e: Error) => void = () => undefined;
@@ -108,13 +108,12 @@ export async function resumePhase(server: ServerOptions, o: ResumeOptions): Prom
     let at = 0;
     try {
       const account = { host: server.host, port: server.port, domain: server.domain, username: p.user, password: server.password, resource: 'resume' };
-      const { client } = await RawClient.resume(account, state, (c) => {
+      await RawClient.resume(account, state, (c) => {
         at = performance.now();
         p.client = c;
         attach(p);
         duringGap += p.sent - seqAtDrop;
       });
-      p.client = client;
       latency.add(at - start);
     } catch (e) {
       failures++;
