@@ -15,7 +15,7 @@ import { serverArgs } from './lib/args.js';
 import { openClients, sleep, type ServerOptions } from './lib/open-clients.js';
 import { BenchError, type FailureKind, type RawClient } from './lib/raw-client.js';
 import { resumePhase, type ResumeResult } from './lib/resume-phase.js';
-import { readCpuSeconds, readMachineBusySeconds, readRssKb, round, Samples, SequenceTracker, type LatencySummary } from './lib/stats.js';
+import { readCpuSeconds, readMachineBusySeconds, readRssKb, round, Samples, SequenceTracker, tally, type LatencySummary } from './lib/stats.js';
 
 const USAGE = `usage: node --import tsx bench/load.ts --host H --port N --domain D --user-prefix P --password PW
          [--pairs 50] [--seconds 20] [--window 20] [--warmup 3] [--idle M --pid PID] [--label NAME]
@@ -216,21 +216,9 @@ async function throughput(o: Options, clients: RawClient[]): Promise<ThroughputR
     sending = false;
     const deadline = performance.now() + 10_000;
     while (peers.some((p) => p.inflight > 0) && performance.now() < deadline) await sleep(50);
-    let sent = 0;
-    let delivered = 0;
-    let lost = 0;
-    let duplicated = 0;
-    let outOfOrder = 0;
-    let undrained = 0;
-    for (const p of peers) {
-      sent += p.sent;
-      undrained += p.inflight;
-      const t = p.partner.fromPartner; // what p's partner received from p
-      delivered += t.distinct;
-      lost += t.lost(p.sent);
-      duplicated += t.duplicated;
-      outOfOrder += t.outOfOrder;
-    }
+    // What each peer's partner received from it, against what it sent.
+    const { sent, delivered, lost, duplicated, outOfOrder } = tally(peers.map((p): [SequenceTracker, number] => [p.partner.fromPartner, p.sent]));
+    const undrained = peers.reduce((a, p) => a + p.inflight, 0);
     return {
       messages_per_s: Math.round(measured / elapsed),
       measured_messages: measured,

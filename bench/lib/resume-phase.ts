@@ -14,7 +14,7 @@
 import { performance } from 'node:perf_hooks';
 import { openClients, sleep, type ServerOptions } from './open-clients.js';
 import { BenchError, RawClient } from './raw-client.js';
-import { readCpuSeconds, readMachineBusySeconds, Samples, SequenceTracker, type LatencySummary } from './stats.js';
+import { readCpuSeconds, readMachineBusySeconds, Samples, SequenceTracker, tally, type LatencySummary } from './stats.js';
 
 export interface ResumeOptions {
   clients: number;
@@ -145,17 +145,8 @@ export async function resumePhase(server: ServerOptions, o: ResumeOptions): Prom
   // Let what is in flight arrive, then account for every sequence number.
   const deadline = performance.now() + 10_000;
   while (pairs.some((p) => p.received.distinct < p.sent) && performance.now() < deadline) await sleep(50);
-  let sent = 0;
-  let delivered = 0;
-  let lost = 0;
-  let duplicated = 0;
-  let outOfOrder = 0;
+  const { sent, delivered, lost, duplicated, outOfOrder } = tally(pairs.map((p): [SequenceTracker, number] => [p.received, p.sent]));
   for (const p of pairs) {
-    sent += p.sent;
-    delivered += p.received.distinct;
-    lost += p.received.lost(p.sent);
-    duplicated += p.received.duplicated;
-    outOfOrder += p.received.outOfOrder;
     p.client.onClose = () => undefined;
     p.sender.onClose = () => undefined;
   }

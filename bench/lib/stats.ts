@@ -123,3 +123,16 @@ export function readMachineBusySeconds(): number {
   const idle = (t[3] ?? 0) + (t[4] ?? 0);
   return (t.reduce((a, b) => a + b, 0) - idle) / 100;
 }
+
+/** Totals over (what a receiver recorded, how many its sender sent) pairs. */
+export function tally(items: Iterable<[SequenceTracker, number]>): { sent: number; delivered: number; lost: number; duplicated: number; outOfOrder: number } {
+  const t = { sent: 0, delivered: 0, lost: 0, duplicated: 0, outOfOrder: 0 };
+  for (const [received, sent] of items) {
+    t.sent += sent;
+    t.delivered += received.distinct;
+    t.lost += received.lost(sent);
+    t.duplicated += received.duplicated;
+    t.outOfOrder += received.outOfOrder;
+  }
+  return t;
+}
