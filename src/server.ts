@@ -44,6 +44,7 @@ export class Server {
     readonly log: Logger,
   ) {
     this.store = new SqliteStore(storagePath(config));
+    this.store.enableGroupCommit((err) => log.error({ err }, "storage commit failed: the turn's work is rolled back and the connections waiting on it are dropped"));
     const bus = new EventBus<EventMap>();
     const sessions = new SessionRegistry();
     const hosts = new Set(config.server.domains);

@@ -167,9 +167,9 @@ export class ClientSession {
 
   /**
    * Everything one chunk of input causes is stored in one transaction, and
-   * the connection stays corked until it commits: an acknowledgement or a
-   * delivery never leaves before what it vouches for is on disk, and a burst
-   * of stanzas costs one commit instead of several each.
+   * the connection stays corked until that is durable: an acknowledgement or
+   * a reply never leaves before what it vouches for is on disk. Chunks that
+   * arrive in the same turn share the cork and the commit (group commit).
    */
   private receive(chunk: Buffer | string): void {
     if (this.state === 'closed') return;
@@ -180,12 +180,12 @@ export class ClientSession {
       else this.parser.write(chunk);
     });
     if (!ok) {
-      // The commit failed: what was written for this input must not leave. The client's
-      // stream management (or the user) sends it again.
+      // What was written for this input must not leave. The client's stream management
+      // (or the user) sends it again.
       transport.destroy();
       return;
     }
-    transport.uncork();
+    this.ctx.store.whenDurable((durable) => (durable ? transport.uncork() : transport.destroy()));
   }
 
   private onStreamOpen(h: StreamHeader): void {

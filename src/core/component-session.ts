@@ -53,17 +53,19 @@ export class ComponentSession implements RemoteRoute {
   }
 
   /**
-   * Writes made in one synchronous run (a scan of the push outbox sends up
-   * to a thousand publishes) leave in one system call, not one each.
+   * Writes made in one run (a scan of the push outbox sends up to a thousand
+   * publishes) leave in one system call, not one each, and not before what
+   * was stored meanwhile is durable; if that commit fails, they never leave.
    */
   private write(s: string): void {
     if (this.closed) return;
     if (!this.batching) {
       this.batching = true;
       this.socket.cork();
-      process.nextTick(() => {
+      this.ctx.store.whenDurable((durable) => {
         this.batching = false;
-        this.socket.uncork();
+        if (durable) this.socket.uncork();
+        else this.fail();
       });
     }
     this.socket.write(s);
@@ -90,10 +92,12 @@ export class ComponentSession implements RemoteRoute {
    */
   private receive(chunk: Buffer): void {
     if (this.closed) return;
-    if (!committed(this.ctx.store, this.log, 'storage failed while handling component input; dropping the connection', () => this.parser.write(chunk))) {
-      this.socket.destroy();
-      this.onClosed();
-    }
+    if (!committed(this.ctx.store, this.log, 'storage failed while handling component input; dropping the connection', () => this.parser.write(chunk))) this.fail();
+  }
+
+  private fail(): void {
+    this.socket.destroy();
+    this.onClosed();
   }
 
   /** A failure while handling one element is answered (stanzas) or logged, never thrown into the socket's handler. */

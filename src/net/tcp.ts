@@ -55,17 +55,19 @@ export class TcpTransport implements Transport {
     if (!this.socket.destroyed) this.socket.write(data);
   }
 
-  /** The socket that cork() held: STARTTLS may swap sockets in between. */
-  private corked: net.Socket | null = null;
+  /**
+   * The sockets cork() held, one entry per call: STARTTLS may swap sockets in
+   * between, and under group commit several chunks' corks are open at once.
+   */
+  private readonly corked: net.Socket[] = [];
 
   cork(): void {
-    this.corked = this.socket;
+    this.corked.push(this.socket);
     this.socket.cork();
   }
 
   uncork(): void {
-    this.corked?.uncork();
-    this.corked = null;
+    this.corked.pop()?.uncork();
   }
 
   startTls(host: string): void {

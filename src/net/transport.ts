@@ -19,7 +19,7 @@ export interface Transport {
   readonly bufferedBytes: number;
   setHandlers(h: TransportHandlers): void;
   write(data: string): void;
-  /** Holds writes back until uncork(): nothing leaves before the storage they depend on is committed. */
+  /** Holds writes back until uncork() (calls nest, one uncork per cork): nothing leaves before the storage it depends on is committed. */
   cork(): void;
   uncork(): void;
   /** Upgrades to TLS for `host`; called right after `<proceed/>` is written. */

@@ -283,7 +283,15 @@ export interface Store {
   readonly pushOutbox: PushOutboxRepository;
   readonly serverKeys: ServerKeyRepository;
   readonly unifiedPush: UnifiedPushRepository;
-  /** Runs fn atomically; nested calls join the outer transaction. */
+  /**
+   * Runs fn atomically; nested calls join the outer transaction. Under group
+   * commit (the server's mode) the work is durable only once whenDurable says so.
+   */
   transaction<T>(fn: () => T): T;
+  /**
+   * Calls back, never synchronously, once everything written so far is
+   * committed (true) or was rolled back by a failed commit (false).
+   */
+  whenDurable(cb: (ok: boolean) => void): void;
   close(): void;
 }

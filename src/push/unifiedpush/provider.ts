@@ -179,7 +179,8 @@ function install(ctx: ServerContext): void {
     });
     pushes.inc({ event: 'stored', status: '' });
     if (live(claims.jid)) void flush(claims.jid);
-    reply(res, 201, { ttl: String(granted) });
+    // A 201 promises the message is kept: it waits for the commit (group commit may still hold it).
+    ctx.store.whenDurable((ok) => (ok ? reply(res, 201, { ttl: String(granted) }) : reply(res, 500, {}, 'storage failed')));
   };
 
   ctx.http.route('/push/', async (req, res) => {

@@ -1,6 +1,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { AccountRecord, AccountRepository, Credentials } from '../types.js';
 import { USER_TABLES } from './migrations.js';
+import { type ReadCache, type ReadCaches, userKey } from './read-cache.js';
 
 interface AccountRow {
   host: string;
@@ -22,8 +23,13 @@ export class SqliteAccounts implements AccountRepository {
   private readonly deleteStmt: Statement<[string, string]>;
   private readonly deleteUserRows: Statement<[string, string]>[];
   private readonly listStmt: Statement<[string], { username: string }>;
+  private readonly existing: ReadCache<string, boolean>;
 
-  constructor(private readonly db: Database) {
+  constructor(
+    private readonly db: Database,
+    private readonly caches: ReadCaches,
+  ) {
+    this.existing = caches.create();
     this.getStmt = db.prepare('SELECT * FROM accounts WHERE host = ? AND username = ?');
     this.existsStmt = db.prepare('SELECT 1 AS one FROM accounts WHERE host = ? AND username = ?');
     this.insertStmt = db.prepare(
@@ -54,12 +60,13 @@ export class SqliteAccounts implements AccountRepository {
   }
 
   exists(host: string, username: string): boolean {
-    return this.existsStmt.get(host, username) !== undefined;
+    return this.existing.get(userKey(host, username), () => this.existsStmt.get(host, username) !== undefined);
   }
 
   create(host: string, username: string, c: Credentials): boolean {
     const res = this.insertStmt.run(host, username, c.salt, c.iterations, c.sha1.storedKey, c.sha1.serverKey,
       c.sha256.storedKey, c.sha256.serverKey, Date.now());
+    this.existing.delete(userKey(host, username));
     return res.changes === 1;
   }
 
@@ -70,6 +77,7 @@ export class SqliteAccounts implements AccountRepository {
   }
 
   delete(host: string, username: string): boolean {
+    this.caches.clear(); // the user's rows go from every table
     return this.db.transaction(() => {
       for (const s of this.deleteUserRows) s.run(host, username);
       return this.deleteStmt.run(host, username).changes === 1;

@@ -1,5 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { ArchiveFilter, ArchivedMessage, ArchiveMode, ArchivePrefs, ArchiveRepository } from '../types.js';
+import { type ReadCache, type ReadCaches, userKey } from './read-cache.js';
 
 interface Row {
   seq: number;
@@ -20,8 +21,13 @@ export class SqliteArchive implements ArchiveRepository {
   private readonly setPrefsStmt: Statement;
   /** Prepared per filter shape and direction: queries are few shapes, run often. */
   private readonly queries = new Map<string, Statement>();
+  private readonly prefs: ReadCache<string, ArchivePrefs | undefined>;
 
-  constructor(private readonly db: Database) {
+  constructor(
+    private readonly db: Database,
+    caches: ReadCaches,
+  ) {
+    this.prefs = caches.create();
     this.appendStmt = db.prepare(
       'INSERT INTO archive (id, host, username, with_jid, stamp, direction, stanza) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
@@ -61,13 +67,17 @@ export class SqliteArchive implements ArchiveRepository {
     return this.pruneStmt.run(before).changes;
   }
 
+  /** The object is shared by later calls: read it, do not change it. */
   getPrefs(host: string, username: string): ArchivePrefs | undefined {
-    const r = this.getPrefsStmt.get(host, username);
-    if (!r) return undefined;
-    return { default: r.default_mode, always: JSON.parse(r.always_jids) as string[], never: JSON.parse(r.never_jids) as string[] };
+    return this.prefs.get(userKey(host, username), () => {
+      const r = this.getPrefsStmt.get(host, username);
+      if (!r) return undefined;
+      return { default: r.default_mode, always: JSON.parse(r.always_jids) as string[], never: JSON.parse(r.never_jids) as string[] };
+    });
   }
 
   setPrefs(host: string, username: string, p: ArchivePrefs): void {
+    this.prefs.delete(userKey(host, username));
     this.setPrefsStmt.run(host, username, p.default, JSON.stringify(p.always), JSON.stringify(p.never));
   }
 }

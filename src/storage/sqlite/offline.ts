@@ -1,13 +1,20 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { OfflineMessage, OfflineRepository } from '../types.js';
+import { type ReadCache, type ReadCaches, userKey } from './read-cache.js';
 
 export class SqliteOffline implements OfflineRepository {
   private readonly insertStmt: Statement<[string, string, string, number]>;
   private readonly countStmt: Statement<[string, string], { n: number }>;
   private readonly listStmt: Statement<[string, string], OfflineMessage>;
   private readonly deleteStmt: Statement<[number, string, string]>;
+  /** Counted once, then kept: a count(*) on every store grew with the queue. */
+  private readonly counts: ReadCache<string, number>;
 
-  constructor(private readonly db: Database) {
+  constructor(
+    private readonly db: Database,
+    caches: ReadCaches,
+  ) {
+    this.counts = caches.create();
     this.insertStmt = db.prepare('INSERT INTO offline (host, username, stanza, stamp) VALUES (?, ?, ?, ?)');
     this.countStmt = db.prepare('SELECT count(*) AS n FROM offline WHERE host = ? AND username = ?');
     this.listStmt = db.prepare('SELECT id, stanza, stamp FROM offline WHERE host = ? AND username = ? ORDER BY id');
@@ -15,11 +22,13 @@ export class SqliteOffline implements OfflineRepository {
   }
 
   store(host: string, username: string, stanza: string, stamp: number): number {
-    return Number(this.insertStmt.run(host, username, stanza, stamp).lastInsertRowid);
+    const id = Number(this.insertStmt.run(host, username, stanza, stamp).lastInsertRowid);
+    this.counts.update(userKey(host, username), (n) => n + 1);
+    return id;
   }
 
   count(host: string, username: string): number {
-    return this.countStmt.get(host, username)?.n ?? 0;
+    return this.counts.get(userKey(host, username), () => this.countStmt.get(host, username)?.n ?? 0);
   }
 
   list(host: string, username: string): OfflineMessage[] {
@@ -27,6 +36,7 @@ export class SqliteOffline implements OfflineRepository {
   }
 
   delete(host: string, username: string, ids: number[]): void {
+    this.counts.delete(userKey(host, username));
     this.db.transaction(() => {
       for (const id of ids) this.deleteStmt.run(id, host, username);
     })();

@@ -8,6 +8,7 @@ import type {
   PushRegistration,
   PushRegistrationRepository,
 } from '../types.js';
+import { type ReadCache, type ReadCaches, userKey } from './read-cache.js';
 
 interface RegRow {
   id: number;
@@ -45,8 +46,13 @@ export class SqlitePushRegistrations implements PushRegistrationRepository {
   private readonly errorStmt: Statement<[number], { error_count: number }>;
   private readonly resetStmt: Statement<[number]>;
   private readonly countStmt: Statement<[], { frontend: string; n: number }>;
+  /** Read for every message to a user; written rarely, and then both are dropped. */
+  private readonly byUser: ReadCache<string, PushRegistration[]>;
+  private readonly byId: ReadCache<number, PushRegistration | undefined>;
 
-  constructor(db: Database) {
+  constructor(db: Database, caches: ReadCaches) {
+    this.byUser = caches.create();
+    this.byId = caches.create();
     this.upsertStmt = db.prepare(
       `INSERT INTO push_registrations (host, username, frontend, service, node, resource, options, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -63,36 +69,49 @@ export class SqlitePushRegistrations implements PushRegistrationRepository {
     this.countStmt = db.prepare('SELECT frontend, count(*) AS n FROM push_registrations GROUP BY frontend');
   }
 
+  private changed(): void {
+    this.byUser.clear();
+    this.byId.clear();
+  }
+
   upsert(r: NewPushRegistration): number {
+    this.changed();
     const row = this.upsertStmt.get(r.host, r.username, r.frontend, r.service, r.node, r.resource, r.options, Date.now()) as { id: number };
     return row.id;
   }
 
   get(id: number): PushRegistration | undefined {
-    const r = this.getStmt.get(id);
-    return r ? toReg(r) : undefined;
+    return this.byId.get(id, () => {
+      const r = this.getStmt.get(id);
+      return r ? toReg(r) : undefined;
+    });
   }
 
+  /** The array and its objects are shared by later calls: read them, do not change them. */
   forUser(host: string, username: string, frontend?: string): PushRegistration[] {
-    const all = this.forUserStmt.all(host, username).map(toReg);
+    const all = this.byUser.get(userKey(host, username), () => this.forUserStmt.all(host, username).map(toReg));
     return frontend === undefined ? all : all.filter((r) => r.frontend === frontend);
   }
 
   remove(host: string, username: string, frontend: string, service: string, node?: string): number {
+    this.changed();
     return node === undefined
       ? this.removeStmt.run(host, username, frontend, service).changes
       : this.removeNodeStmt.run(host, username, frontend, service, node).changes;
   }
 
   removeById(id: number): void {
+    this.changed();
     this.removeByIdStmt.run(id);
   }
 
   countError(id: number): number {
+    this.changed();
     return this.errorStmt.get(id)?.error_count ?? 0;
   }
 
   resetErrors(id: number): void {
+    this.changed();
     this.resetStmt.run(id);
   }
 
