@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { ClientSession } from '../core/c2s-session.js';
 import type { HeraldModule, ServerContext } from '../core/context.js';
 import { iqResult, StanzaError } from '../core/errors.js';
@@ -18,9 +17,6 @@ import { isStorable } from './storable.js';
  * with a XEP-0359 stanza-id; queries filter by with/start/end/before-id/
  * after-id and page with RSM (XEP-0059).
  */
-
-// Archive ids need to be unique, not secret; randomUUID draws from a cached entropy pool, which is cheaper.
-const newId = (): string => randomUUID();
 
 function archivable(stanza: Element): boolean {
   const type = stanza.attrs.type ?? 'normal';
@@ -48,7 +44,7 @@ function archiveIncoming(ctx: ServerContext, e: StanzaEvent): undefined {
   stanza.children = stanza.children.filter((c) => typeof c === 'string' || !(c.name === 'stanza-id' && c.ns === NS.sid && c.attrs.by === owner));
   const contact = e.from.bareString;
   if (!allowed(ctx, to.domain, to.local, contact)) return undefined;
-  const id = newId();
+  const id = ctx.store.archive.newId();
   stanza.append(x('stanza-id', { xmlns: NS.sid, by: owner, id }));
   ctx.store.archive.append(to.domain, to.local, { id, with: contact, stamp: Date.now(), direction: 'in', stanza: stanza.toString(NS.client) });
   ctx.bus.fire('archive/stored', { host: to.domain, username: to.local, stanza, id, direction: 'in' });
@@ -62,7 +58,7 @@ function archiveOutgoing(ctx: ServerContext, e: StanzaEvent): undefined {
   // A message to oneself is archived once, on the way in.
   if (contact === session.bare) return undefined;
   if (!allowed(ctx, session.host, session.username, contact)) return undefined;
-  const id = newId();
+  const id = ctx.store.archive.newId();
   ctx.store.archive.append(session.host, session.username, { id, with: contact, stamp: Date.now(), direction: 'out', stanza: e.stanza.toString(NS.client) });
   ctx.bus.fire('archive/stored', { host: session.host, username: session.username, stanza: e.stanza, id, direction: 'out' });
   return undefined;

@@ -64,10 +64,18 @@ describe('stream management (XEP-0198)', () => {
     const dave = await TestClient.connect(h, 'dave', 'dave-pass', { reconnect: true, presence: true });
     try {
       await dave.waitFor((el) => el.is('presence') && el.attrs.from === dave.jid);
+      // r0 is acknowledged before the cut: the server asks right after sending it, the client
+      // answers as it reads the request, and the ping below follows that answer on the stream.
+      const askedAfterR0 = new Promise<void>((resolve) => {
+        dave.xmpp.on('nonza', (el: Element) => {
+          if (el.is('r', 'urn:xmpp:sm:3') && idsOf(dave, 'r').includes('r0')) resolve();
+        });
+      });
       await alice.send(chat('dave@localhost', 'r0'));
       await dave.waitFor((el) => el.attrs.id === 'r0');
       const sm = (dave.xmpp as unknown as { streamManagement: { enabled: boolean; outbound: number; outbound_q: unknown[] } }).streamManagement;
       for (let i = 0; i < 100 && !sm.enabled; i++) await new Promise((r) => setTimeout(r, 20));
+      await askedAfterR0;
       await dave.iq(xml('iq', { type: 'get', to: 'localhost' }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
       // What the client sent since enabling; the server must report having handled exactly that.
       const sent = sm.outbound + sm.outbound_q.length;

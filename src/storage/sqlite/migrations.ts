@@ -171,6 +171,19 @@ const MIGRATIONS: string[] = [
   `
   CREATE INDEX push_outbox_pending ON push_outbox (state, id);
   `,
+  // 8: only pending entries are ever looked up by state, and almost every entry stops being pending
+  // a moment after it is written: partial indexes hold just those, so a delivered push leaves them
+  // with one deletion each instead of moving to the 'sent' part of two full indexes
+  `
+  DROP INDEX push_outbox_due;
+  DROP INDEX push_outbox_pending;
+  CREATE INDEX push_outbox_waiting ON push_outbox (id) WHERE state = 'pending';
+  CREATE INDEX push_outbox_next ON push_outbox (not_before) WHERE state = 'pending';
+  `,
+  // 9: archive ids now carry their seq (archive.ts), so a lookup by id needs no index of its own
+  `
+  DROP INDEX archive_id;
+  `,
 ];
 
 /** Tables holding per-user rows (host, username columns); an account deletion empties them all. */
