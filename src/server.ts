@@ -44,7 +44,9 @@ export class Server {
     readonly log: Logger,
   ) {
     this.store = new SqliteStore(storagePath(config));
-    this.store.enableGroupCommit((err) => log.error({ err }, "storage commit failed: the turn's work is rolled back and the connections waiting on it are dropped"));
+    // Group commit (SqliteStore.enableGroupCommit) is built and measured but not turned on: with it,
+    // the SM graceful-restart e2e test redelivers an acknowledged message under CPU load (3 of 5
+    // runs with both cores busy; 0 of 4 without it). Until that is understood, one commit per chunk.
     const bus = new EventBus<EventMap>();
     const sessions = new SessionRegistry();
     const hosts = new Set(config.server.domains);
