@@ -167,9 +167,9 @@ export class ClientSession {
 
   /**
    * Everything one chunk of input causes is stored in one transaction, and
-   * the connection stays corked until that is durable: an acknowledgement or
-   * a reply never leaves before what it vouches for is on disk. Chunks that
-   * arrive in the same turn share the cork and the commit (group commit).
+   * the connection stays corked until that is durable (whenDurable): an
+   * acknowledgement or a reply never leaves before what it vouches for is on
+   * disk, whether the chunk commits alone or with its turn (group commit).
    */
   private receive(chunk: Buffer | string): void {
     if (this.state === 'closed') return;

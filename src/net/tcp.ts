@@ -57,7 +57,7 @@ export class TcpTransport implements Transport {
 
   /**
    * The sockets cork() held, one entry per call: STARTTLS may swap sockets in
-   * between, and under group commit several chunks' corks are open at once.
+   * between, and under group commit several chunks' corks can be open at once.
    */
   private readonly corked: net.Socket[] = [];
 

@@ -287,7 +287,7 @@ export interface Store {
   readonly unifiedPush: UnifiedPushRepository;
   /**
    * Runs fn atomically; nested calls join the outer transaction. Under group
-   * commit (the server's mode) the work is durable only once whenDurable says so.
+   * commit the work is durable only once whenDurable says so.
    */
   transaction<T>(fn: () => T): T;
   /**

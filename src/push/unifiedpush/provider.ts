@@ -179,7 +179,7 @@ function install(ctx: ServerContext): void {
     });
     pushes.inc({ event: 'stored', status: '' });
     if (live(claims.jid)) void flush(claims.jid);
-    // A 201 promises the message is kept: it waits for the commit (group commit may still hold it).
+    // A 201 promises the message is kept: it waits until the store says it is durable.
     ctx.store.whenDurable((ok) => (ok ? reply(res, 201, { ttl: String(granted) }) : reply(res, 500, {}, 'storage failed')));
   };
 

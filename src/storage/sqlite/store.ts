@@ -64,13 +64,13 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Group commit, which the server turns on: every transaction begun in one
-   * turn of the event loop runs as a savepoint of one SQLite transaction, and
-   * that commits when the turn ends (setImmediate). A WAL commit writes each
-   * page it dirtied, and a turn's messages dirty many of the same pages, so
-   * one commit per turn instead of one per input chunk cut Herald's CPU per
-   * push by about a sixth (docs/PERFORMANCE.md). Whoever must not answer
-   * before the data is on disk waits for whenDurable.
+   * Group commit: every transaction begun in one turn of the event loop runs
+   * as a savepoint of one SQLite transaction, and that commits when the turn
+   * ends (setImmediate). A WAL commit writes each page it dirtied, and a
+   * turn's messages dirty many of the same pages; with the read memos it cut
+   * Herald's CPU per push by about a sixth (docs/PERFORMANCE.md). Whoever
+   * must not answer before the data is on disk waits for whenDurable. The
+   * server does not turn it on yet (see server.ts).
    */
   enableGroupCommit(onCommitFailure: (e: unknown) => void): void {
     this.groupCommit = { onFailure: onCommitFailure, open: false, waiting: [] };
