@@ -44,26 +44,29 @@ function install(ctx: ServerContext): void {
 
   /**
    * One stanza often triggers twice in one dispatch (archived, then offline):
-   * what was looked up and accepted for it is remembered for the rest of the
-   * synchronous dispatch only. A stanza can sit in an SM queue for hours and
-   * trigger again later, when the registrations may have changed, so the memo
-   * is forgotten at the next microtask.
+   * which registrations accepted it is remembered for the rest of the
+   * synchronous dispatch only, so the second trigger costs no match and no
+   * outbox lookup. A stanza can sit in an SM queue for hours and trigger again
+   * later, when the registrations may have changed, so the memo is forgotten
+   * at the next microtask. (The registrations themselves are memoized by the
+   * store.)
    */
-  const seen = new Map<object, { user: string; regs: PushRegistration[]; accepted: Set<number> }>();
+  const seen = new Map<object, { user: string; accepted: Set<number> }>();
 
   const accept = (e: PushTriggerEvent): void => {
     metrics.triggers.inc({ reason: e.reason });
+    const regs = ctx.store.pushRegistrations.forUser(e.host, e.username);
+    if (regs.length === 0) return;
     const user = `${e.username}@${e.host}`;
     let memo = seen.get(e.stanza);
     if (!memo || memo.user !== user) {
-      memo = { user, regs: ctx.store.pushRegistrations.forUser(e.host, e.username), accepted: new Set() };
+      memo = { user, accepted: new Set() };
       if (seen.size === 0) queueMicrotask(() => seen.clear());
       seen.set(e.stanza, memo);
     }
-    if (memo.regs.length === 0) return;
     const key = stanzaKey(e.stanza, user);
     const now = Date.now();
-    for (const reg of memo.regs) {
+    for (const reg of regs) {
       const frontend = frontends.get(reg.frontend);
       if (!frontend) continue;
       if (memo.accepted.has(reg.id)) {
