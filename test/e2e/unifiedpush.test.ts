@@ -30,7 +30,9 @@ class Distributor {
   }
 
   static async connect(h: HeraldProcess, user: string, resource = 'distributor'): Promise<Distributor> {
-    return new Distributor(await TestClient.connect(h, user, `${user}-pass`, { resource, presence: true }));
+    let d: Distributor | undefined;
+    await TestClient.connect(h, user, `${user}-pass`, { resource, presence: true, setup: (c) => (d = new Distributor(c)) });
+    return d as Distributor;
   }
 
   async register(instance = b64(), application = b64()): Promise<{ endpoint: string; expiration: string }> {
