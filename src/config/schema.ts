@@ -63,6 +63,7 @@ export const configSchema = z
         driver: z.enum(['sqlite']).default('sqlite'),
         path: z.string().default(''),
         checkpoint_interval_ms: positiveInt.default(100),
+        group_commit: z.boolean().default(true),
       })
       .strict()
       .prefault({}),

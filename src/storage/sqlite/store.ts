@@ -70,7 +70,7 @@ export class SqliteStore implements Store {
    * turn's messages dirty many of the same pages; with the read memos it cut
    * Herald's CPU per push by about a sixth (docs/PERFORMANCE.md). Whoever
    * must not answer before the data is on disk waits for whenDurable. The
-   * server does not turn it on yet (see server.ts).
+   * server turns it on unless `storage.group_commit` is false.
    */
   enableGroupCommit(onCommitFailure: (e: unknown) => void): void {
     this.groupCommit = { onFailure: onCommitFailure, open: false, waiting: [] };
