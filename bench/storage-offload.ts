@@ -1,0 +1,162 @@
+/**
+ * What would a storage thread save the main thread? The writes one live push
+ * makes (two archive rows, an offline row, an outbox row and its settle), on
+ * the real schema in WAL mode, in commits of --batch pushes, done two ways:
+ *
+ *   inline:  on the main thread, as Herald does now;
+ *   offload: the main thread only describes them and posts each batch to a
+ *            worker thread, which runs them with its own connection.
+ *
+ *   node --import tsx bench/storage-offload.ts [--pushes 20000] [--batch 50] [--dir /tmp]
+ *
+ * Prints the time each thread spends per push, so the saving is measured
+ * rather than guessed. Node 20 has no per-thread CPU clock, so each figure is
+ * the wall time of a thread's synchronous sections; on an otherwise idle
+ * 2-core machine that is its CPU time.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { SqliteStore } from '../src/storage/sqlite/store.js';
+import { parseArgs } from 'node:util';
+import { intArgs } from './lib/args.js';
+
+/** One write, as the main thread would describe it to a storage thread. */
+type Op =
+  | ['archive', string, string, string, string, number, 'in' | 'out', string]
+  | ['offline', string, string, string, number]
+  | ['outbox', number, string, string]
+  | ['settle', number];
+
+const STANZA = (i: number): string =>
+  `<message xmlns='jabber:client' to='user${i % 100}@localhost' type='chat' id='m${i}' from='sender${i % 10}@localhost/bench'><body>message number ${i} with a body of ordinary length for a chat</body><stanza-id xmlns='urn:xmpp:sid:0' by='user${i % 100}@localhost' id='${i}'/></message>`;
+
+function apply(store: SqliteStore, op: Op, regIds: number[]): void {
+  switch (op[0]) {
+    case 'archive':
+      store.archive.append(op[1], op[2], { id: op[3], with: op[4], stamp: op[5], direction: op[6], stanza: op[7] });
+      return;
+    case 'offline':
+      store.offline.store(op[1], op[2], op[3], op[4]);
+      return;
+    case 'outbox':
+      store.pushOutbox.add({ registrationId: regIds[op[1] % regIds.length] as number, dedupKey: op[2], reason: 'offline', important: true, priority: 'high', batched: false, payload: op[3], notBefore: Date.now() });
+      return;
+    case 'settle':
+      store.pushOutbox.settle([{ id: op[1], state: 'sent', attempts: 1, notBefore: 0, lastError: null }]);
+  }
+}
+
+/** The ops of push i; outbox ids are handed out by the caller, as a storage thread's client would. */
+function opsFor(store: SqliteStore, i: number, outboxId: number): Op[] {
+  const stanza = STANZA(i);
+  const now = Date.now();
+  return [
+    ['archive', 'localhost', `sender${i % 10}`, store.archive.newId(), `user${i % 100}@localhost`, now, 'out', stanza],
+    ['archive', 'localhost', `user${i % 100}`, store.archive.newId(), `sender${i % 10}@localhost`, now, 'in', stanza],
+    ['offline', 'localhost', `user${i % 100}`, stanza, now],
+    ['outbox', i, `k${i}`, `<pubsub payload ${i} of a realistic size, a few hundred bytes once the summary form is in it/>`],
+    ['settle', outboxId],
+  ];
+}
+
+function registrations(store: SqliteStore): number[] {
+  return store.transaction(() =>
+    Array.from({ length: 100 }, (_, u) =>
+      store.pushRegistrations.upsert({ host: 'localhost', username: `user${u}`, frontend: 'xep0357', service: 'push.localhost', node: `n${u}`, resource: null, options: '{}' }),
+    ),
+  );
+}
+
+const msSince = (t: number): number => performance.now() - t;
+
+if (!isMainThread) {
+  const { file } = workerData as { file: string };
+  const store = new SqliteStore(file);
+  const regIds = store.pushRegistrations.forUser('localhost', 'user0').length > 0 ? Array.from({ length: 100 }, (_, u) => store.pushRegistrations.forUser('localhost', `user${u}`)[0]?.id as number) : [];
+  let busy = 0;
+  parentPort?.postMessage('ready');
+  parentPort?.on('message', (msg: { ops: Op[]; done: Int32Array } | 'report') => {
+    if (msg === 'report') {
+      parentPort?.postMessage(busy);
+      return;
+    }
+    const t = performance.now();
+    store.transaction(() => {
+      for (const op of msg.ops) apply(store, op, regIds);
+    });
+    busy += msSince(t);
+    Atomics.add(msg.done, 0, 1);
+    Atomics.notify(msg.done, 0);
+  });
+} else {
+  const { values } = parseArgs({ options: { pushes: { type: 'string', default: '20000' }, batch: { type: 'string', default: '50' }, dir: { type: 'string', default: tmpdir() } } });
+  const int = intArgs('storage-offload');
+  const pushes = int('pushes', values.pushes, 1);
+  const batch = int('batch', values.batch, 1);
+  const base = mkdtempSync(join(values.dir, 'herald-offload-'));
+  try {
+    // inline
+    const inlineStore = new SqliteStore(join(base, 'inline.sqlite'));
+    const regIds = registrations(inlineStore);
+    let t = performance.now();
+    for (let i = 0; i < pushes; i += batch) {
+      inlineStore.transaction(() => {
+        for (let j = i; j < Math.min(i + batch, pushes); j++) {
+          // The outbox id is only known after the insert when the main thread writes itself.
+          const id = inlineStore.pushOutbox.add({ registrationId: regIds[j % regIds.length] as number, dedupKey: `k${j}`, reason: 'offline', important: true, priority: 'high', batched: false, payload: `<pubsub payload ${j} of a realistic size, a few hundred bytes once the summary form is in it/>`, notBefore: Date.now() });
+          for (const op of opsFor(inlineStore, j, id ?? 0)) if (op[0] !== 'outbox' && op[0] !== 'settle') apply(inlineStore, op, regIds);
+          inlineStore.pushOutbox.settle([{ id: id ?? 0, state: 'sent', attempts: 1, notBefore: 0, lastError: null }]);
+        }
+      });
+    }
+    const inlineMain = msSince(t);
+    inlineStore.close();
+
+    // offload
+    const file = join(base, 'offload.sqlite');
+    const setup = new SqliteStore(file);
+    registrations(setup);
+    const client = new SqliteStore(file); // for newId only: the main thread's view
+    setup.close();
+    // A worker does not inherit --import tsx: it registers tsx itself, then loads this file.
+    const boot = `import('tsx/esm/api').then((t) => t.register()).then(() => import(${JSON.stringify(import.meta.url)}))`;
+    const worker = new Worker(boot, { eval: true, workerData: { file } });
+    // Loading the worker's modules needs this thread's event loop: wait for it before blocking in Atomics.wait.
+    await new Promise((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    const done = new Int32Array(new SharedArrayBuffer(4));
+    let posted = 0;
+    let mainCpu = 0;
+    const wall = performance.now();
+    for (let i = 0; i < pushes; i += batch) {
+      t = performance.now();
+      const ops: Op[] = [];
+      for (let j = i; j < Math.min(i + batch, pushes); j++) ops.push(...opsFor(client, j, j + 1));
+      worker.postMessage({ ops, done });
+      posted++;
+      mainCpu += msSince(t);
+      // Keep at most two batches in flight, as a turn-by-turn server would.
+      while (posted - Atomics.load(done, 0) > 2) Atomics.wait(done, 0, Atomics.load(done, 0), 1000);
+    }
+    while (Atomics.load(done, 0) < posted) Atomics.wait(done, 0, Atomics.load(done, 0), 1000);
+    const offloadWall = msSince(wall);
+    const workerCpu = await new Promise<number>((resolve) => {
+      worker.once('message', resolve);
+      worker.postMessage('report');
+    });
+    await worker.terminate();
+    client.close();
+
+    const per = (ms: number): string => ((ms * 1000) / pushes).toFixed(1);
+    console.log(`pushes ${pushes}, ${batch} per commit, files in ${base}`);
+    console.log(`inline:  main thread ${per(inlineMain)} µs per push`);
+    console.log(`offload: main thread ${per(mainCpu)} µs per push, storage thread ${per(workerCpu)} µs (all of it: ${per(offloadWall)} µs per push)`);
+    console.log(JSON.stringify({ label: 'storage-offload', pushes, batch, inline_main_us: Number(per(inlineMain)), offload_main_us: Number(per(mainCpu)), offload_worker_us: Number(per(workerCpu)) }));
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+}
