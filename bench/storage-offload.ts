@@ -10,7 +10,9 @@
  *   node --import tsx bench/storage-offload.ts [--pushes 20000] [--batch 50] [--dir /tmp]
  *
  * Prints the time each thread spends per push, so the saving is measured
- * rather than guessed. Node 20 has no per-thread CPU clock, so each figure is
+ * rather than guessed, and what a fence costs (the main thread waiting until
+ * the storage thread has committed everything, as a read of just-written data
+ * would have to). Node 20 has no per-thread CPU clock, so each figure is
  * the wall time of a thread's synchronous sections; on an otherwise idle
  * 2-core machine that is its CPU time.
  */
@@ -144,6 +146,17 @@ if (!isMainThread) {
     }
     while (Atomics.load(done, 0) < posted) Atomics.wait(done, 0, Atomics.load(done, 0), 1000);
     const offloadWall = msSince(wall);
+    // A read that must see everything written so far waits for the storage thread: the cost of that fence.
+    const fenceUs: number[] = [];
+    for (let k = 0; k < 2000; k++) {
+      const f0 = performance.now();
+      worker.postMessage({ ops: [], done });
+      posted++;
+      while (Atomics.load(done, 0) < posted) Atomics.wait(done, 0, Atomics.load(done, 0), 1000);
+      fenceUs.push(msSince(f0) * 1000);
+    }
+    fenceUs.sort((a, b) => a - b);
+    const fenceAt = (q: number): number => Number((fenceUs[Math.floor(q * (fenceUs.length - 1))] as number).toFixed(1));
     const workerCpu = await new Promise<number>((resolve) => {
       worker.once('message', resolve);
       worker.postMessage('report');
@@ -155,7 +168,8 @@ if (!isMainThread) {
     console.log(`pushes ${pushes}, ${batch} per commit, files in ${base}`);
     console.log(`inline:  main thread ${per(inlineMain)} µs per push`);
     console.log(`offload: main thread ${per(mainCpu)} µs per push, storage thread ${per(workerCpu)} µs (all of it: ${per(offloadWall)} µs per push)`);
-    console.log(JSON.stringify({ label: 'storage-offload', pushes, batch, inline_main_us: Number(per(inlineMain)), offload_main_us: Number(per(mainCpu)), offload_worker_us: Number(per(workerCpu)) }));
+    console.log(`fence:   p50 ${fenceAt(0.5)} µs, p99 ${fenceAt(0.99)} µs for the main thread to wait out an idle storage thread`);
+    console.log(JSON.stringify({ label: 'storage-offload', pushes, batch, inline_main_us: Number(per(inlineMain)), offload_main_us: Number(per(mainCpu)), offload_worker_us: Number(per(workerCpu)), fence_p50_us: fenceAt(0.5), fence_p99_us: fenceAt(0.99) }));
   } finally {
     rmSync(base, { recursive: true, force: true });
   }
