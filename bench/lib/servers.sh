@@ -19,9 +19,11 @@ herald_env=() herald_flags="" herald_pid="" herald_dir="" prosody_dir=""
 free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 
 pin_server=() pin_load=()
+# BENCH_SERVER_CPUS=0,1 lets a multi-threaded server use both cores (the load generator stays on core 1).
 if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-  pin_server=(taskset -c 0) pin_load=(taskset -c 1)
-  pinning="server pinned to core 0, load generator to core 1 (taskset)"
+  server_cpus=${BENCH_SERVER_CPUS:-0}
+  pin_server=(taskset -c "$server_cpus") pin_load=(taskset -c 1)
+  pinning="server pinned to core(s) $server_cpus, load generator to core 1 (taskset)"
 else
   pinning="no CPU pinning (taskset missing or fewer than 2 cores)"
 fi
@@ -74,7 +76,7 @@ start_prosody() {
   line=$("$PEER" start --users "$(seq -s, -f 'u%g' 1 "$accounts")" --password "$PW" "$@" | tail -n1)
   eval "$line" # RUN_DIR PID C2S HTTP COMPONENT ...
   prosody_dir=$RUN_DIR prosody_pid=$PID prosody_port=$C2S prosody_http=$HTTP prosody_component=$COMPONENT
-  if [ ${#pin_server[@]} -gt 0 ]; then taskset -a -p -c 0 "$prosody_pid" >/dev/null; fi
+  if [ ${#pin_server[@]} -gt 0 ]; then taskset -a -p -c "$server_cpus" "$prosody_pid" >/dev/null; fi
 }
 
 stop_prosody() {
