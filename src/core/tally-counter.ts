@@ -9,6 +9,7 @@ import { Counter, type Registry } from 'prom-client';
  */
 export class TallyCounter<L extends string> {
   private readonly tally = new Map<string, { labels: Record<L, string>; n: number }>();
+  private readonly labelNames: readonly L[];
 
   constructor(config: { name: string; help: string; labelNames: readonly L[]; registers: Registry[] }) {
     const tally = this.tally;
@@ -24,8 +25,6 @@ export class TallyCounter<L extends string> {
       },
     });
   }
-
-  private readonly labelNames: readonly L[];
 
   inc(labels: Record<L, string>, by = 1): void {
     let key = '';
