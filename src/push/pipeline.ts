@@ -77,7 +77,9 @@ function install(ctx: ServerContext): void {
       metrics.decisions.inc({ frontend: reg.frontend, reason: e.reason, decision: push ? 'push' : 'skip' });
       if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ user, registration: reg.id, trigger: e.reason, push, why, stanza: `${e.stanza.name}#${e.stanza.attrs.id ?? ''}` }, 'push decision');
       if (!push) continue;
-      if (ctx.store.pushOutbox.has(reg.id, key)) {
+      // A stanza archived in this very run has had no push yet, beyond what the memo above records.
+      const fresh = key.startsWith('sid:') && ctx.store.archive.mintedNow(key.slice(4));
+      if (!fresh && ctx.store.pushOutbox.has(reg.id, key)) {
         metrics.deduplicated.inc({ frontend: reg.frontend });
         continue;
       }

@@ -71,7 +71,7 @@ export interface OfflineMessage {
 }
 
 export interface OfflineRepository {
-  store(host: string, username: string, stanza: string, stamp: number): number;
+  store(host: string, username: string, stanza: string, stamp: number): void;
   count(host: string, username: string): number;
   list(host: string, username: string): OfflineMessage[];
   delete(host: string, username: string, ids: number[]): void;
@@ -122,6 +122,8 @@ export interface ArchivePrefs {
 export interface ArchiveRepository {
   /** A fresh archive id (XEP-0359 stanza-id) for the next message to append. */
   newId(): string;
+  /** Whether this id was handed out by newId() in the current synchronous run: nothing stored can refer to it yet, except what this run wrote. */
+  mintedNow(id: string): boolean;
   append(host: string, username: string, m: Omit<ArchivedMessage, 'seq'>): void;
   seqOf(host: string, username: string, id: string): number | undefined;
   /** Up to `limit` matches, oldest first; or newest first when `newestFirst`. */

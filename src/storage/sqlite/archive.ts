@@ -34,6 +34,7 @@ export class SqliteArchive implements ArchiveRepository {
   private readonly idAtStmt: Statement<[number, string, string], { id: string }>;
   /** The next seq to hand out: this process is the archive's only writer. */
   private nextSeq: number;
+  private readonly minted = new Set<string>();
   private readonly pruneStmt: Statement<[number]>;
   private readonly getPrefsStmt: Statement<[string, string], { default_mode: ArchiveMode; always_jids: string; never_jids: string }>;
   private readonly setPrefsStmt: Statement;
@@ -64,7 +65,14 @@ export class SqliteArchive implements ArchiveRepository {
   }
 
   newId(): string {
-    return `${(this.nextSeq++).toString(36)}-${randomUUID().slice(0, 8)}`;
+    const id = `${(this.nextSeq++).toString(36)}-${randomUUID().slice(0, 8)}`;
+    if (this.minted.size === 0) queueMicrotask(() => this.minted.clear());
+    this.minted.add(id);
+    return id;
+  }
+
+  mintedNow(id: string): boolean {
+    return this.minted.has(id);
   }
 
   append(host: string, username: string, m: Omit<ArchivedMessage, 'seq'>): void {

@@ -166,11 +166,16 @@ export class SqlitePushOutbox implements PushOutboxRepository {
   private readonly waitingStmt: Statement<[string], { registrationId: number; service: string }>;
   private readonly expediteStmt: Statement<[{ now: number; id: number; condition: string }]>;
 
+  private nextId: number;
+
   constructor(private readonly db: Database) {
     this.addStmt = db.prepare(
-      `INSERT OR IGNORE INTO push_outbox (registration_id, dedup_key, reason, important, priority, batched, payload, state, created_at, not_before)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+      `INSERT OR IGNORE INTO push_outbox (id, registration_id, dedup_key, reason, important, priority, batched, payload, state, created_at, not_before)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
     );
+    // Ids are handed out here, so adding an entry needs no answer from the database (a storage thread may run it later).
+    const used = db.prepare<[], { n: number | null }>("SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'push_outbox'), 0), coalesce((SELECT max(id) FROM push_outbox), 0)) AS n").get();
+    this.nextId = (used?.n ?? 0) + 1;
     this.getStmt = db.prepare('SELECT * FROM push_outbox WHERE id = ?');
     this.hasStmt = db.prepare('SELECT 1 AS one FROM push_outbox WHERE registration_id = ? AND dedup_key = ?');
     this.dueStmt = db.prepare("SELECT * FROM push_outbox WHERE state = 'pending' AND not_before <= ? AND id > ? ORDER BY id LIMIT ?");
@@ -187,9 +192,11 @@ export class SqlitePushOutbox implements PushOutboxRepository {
     );
   }
 
+  /** The caller has checked has(): an entry for the same registration and key is not added twice. */
   add(e: NewOutboxEntry): number | null {
-    const r = this.addStmt.run(e.registrationId, e.dedupKey, e.reason, e.important ? 1 : 0, e.priority, e.batched ? 1 : 0, e.payload, Date.now(), e.notBefore);
-    return r.changes === 1 ? Number(r.lastInsertRowid) : null;
+    const id = this.nextId++;
+    this.addStmt.run(id, e.registrationId, e.dedupKey, e.reason, e.important ? 1 : 0, e.priority, e.batched ? 1 : 0, e.payload, Date.now(), e.notBefore);
+    return id;
   }
 
   get(id: number): OutboxEntry | undefined {

@@ -9,6 +9,7 @@ import { SqliteOffline } from './offline.js';
 import { SqlitePep } from './pep.js';
 import { SqlitePushOutbox, SqlitePushRegistrations } from './push.js';
 import { ReadCaches } from './read-cache.js';
+import { RemoteDatabase } from './remote-db.js';
 import { SqliteRoster } from './roster.js';
 import { SqliteServerKeys } from './server-keys.js';
 import { SqliteSmTombstones } from './sm-tombstones.js';
@@ -33,7 +34,10 @@ export class SqliteStore implements Store {
   private lastDataVersion: unknown;
   private groupCommit: { onFailure: (e: unknown) => void; open: boolean; waiting: ((ok: boolean) => void)[] } | null = null;
 
-  constructor(path: string) {
+  /** Set when a storage thread owns the connection (prototype). */
+  private readonly remote: RemoteDatabase | null = null;
+
+  constructor(path: string, options: { storageThread?: boolean } = {}) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     // WAL with synchronous=NORMAL: a committed row survives a process crash
@@ -48,6 +52,16 @@ export class SqliteStore implements Store {
     this.db.pragma('wal_autocheckpoint = 20000');
     this.db.pragma('foreign_keys = ON');
     migrate(this.db);
+    if (options.storageThread && path !== ':memory:') {
+      this.db.close();
+      this.remote = new RemoteDatabase(
+        path,
+        (message) => this.groupCommit?.onFailure(new Error(message)),
+        () => this.caches.clear(),
+      );
+      // The repositories only use the part of better-sqlite3's API that RemoteDatabase mirrors.
+      this.db = this.remote as unknown as Database.Database;
+    }
     this.inTransaction = this.db.transaction((fn: () => unknown) => fn());
     this.dataVersion = this.db.prepare<[], number>('PRAGMA data_version').pluck();
     this.lastDataVersion = this.dataVersion.get();
@@ -77,7 +91,8 @@ export class SqliteStore implements Store {
   }
 
   transaction<T>(fn: () => T): T {
-    if (!this.db.inTransaction) this.noticeOtherWriters();
+    // With a storage thread, that thread watches for other writers itself (RemoteDatabase's onOtherWriter).
+    if (!this.db.inTransaction && !this.remote) this.noticeOtherWriters();
     const g = this.groupCommit;
     if (g && !g.open && this.db.open) {
       this.db.exec('BEGIN');
@@ -112,6 +127,13 @@ export class SqliteStore implements Store {
     g.open = false;
     const waiting = g.waiting;
     g.waiting = [];
+    if (this.remote) {
+      this.remote.commit((ok) => {
+        if (!ok) this.caches.clear();
+        for (const cb of waiting) cb(ok);
+      });
+      return;
+    }
     let ok = true;
     try {
       this.db.exec('COMMIT');

@@ -1,0 +1,263 @@
+import { createRequire } from 'node:module';
+import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from 'node:worker_threads';
+
+/**
+ * The storage thread's program: the only connection that touches the
+ * database while the server runs. It runs what the main thread describes, in
+ * order; a read or a result the main thread waits for is answered on the
+ * reply port and signalled through the shared flag (the main thread is
+ * blocked in Atomics.wait, so its event loop cannot hear a message).
+ */
+const PROGRAM = `
+const { workerData, parentPort } = require('node:worker_threads');
+const Database = require(workerData.module);
+const db = new Database(workerData.path);
+db.pragma('busy_timeout = 5000');
+db.pragma('synchronous = NORMAL');
+db.pragma('foreign_keys = ON');
+const { reply, flag } = workerData;
+const statements = new Map();
+const results = new Map();
+let failed = null;
+let lastCommitOk = true;
+const message = (e) => String((e && e.message) || e);
+const answer = (m) => { reply.postMessage(m); Atomics.store(flag, 0, 1); Atomics.notify(flag, 0); };
+const report = (e) => parentPort.postMessage({ commitFailed: message(e) });
+const dataVersion = db.prepare('PRAGMA data_version').pluck();
+let lastDataVersion = dataVersion.get();
+function exec(sql) {
+  if (sql === 'BEGIN') {
+    const v = dataVersion.get();
+    if (v !== lastDataVersion) { lastDataVersion = v; parentPort.postMessage({ otherWriter: true }); }
+    db.exec('BEGIN');
+    failed = null;
+    return;
+  }
+  if (sql === 'COMMIT' || sql === 'ROLLBACK') {
+    let ok = sql === 'COMMIT' && !failed;
+    if (ok) {
+      try { db.exec('COMMIT'); } catch (e) { ok = false; failed = e; }
+    }
+    if (db.inTransaction) db.exec('ROLLBACK');
+    if (sql === 'COMMIT' && !ok) report(failed);
+    lastCommitOk = ok;
+    failed = null;
+    results.clear();
+    return;
+  }
+  if (!failed) db.exec(sql);
+}
+function run(op) {
+  if (failed) return;
+  try {
+    const r = statements.get(op[1]).run(...op[2]);
+    results.set(op[3], { changes: r.changes, lastInsertRowid: Number(r.lastInsertRowid) });
+  } catch (e) {
+    // Nobody waits for this write: the transaction that carried it must not be reported durable.
+    if (db.inTransaction) failed = e;
+    else report(e);
+  }
+}
+function read(op) {
+  if (failed) throw failed;
+  if (op[0] === 'get') return statements.get(op[1]).get(...op[2]);
+  if (op[0] === 'all') return statements.get(op[1]).all(...op[2]);
+  if (op[0] === 'pragma') return db.pragma(op[1]);
+  if (op[0] === 'result') return results.get(op[1]);
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.close();
+  return true;
+}
+parentPort.on('message', (batch) => {
+  for (const op of batch) {
+    switch (op[0]) {
+      case 'prep': { const st = db.prepare(op[2]); statements.set(op[1], op[3] ? st.pluck() : st); break; }
+      case 'run': run(op); break;
+      case 'exec':
+        try { exec(op[1]); } catch (e) { if (db.inTransaction) failed = failed || e; else report(e); }
+        break;
+      case 'durable': parentPort.postMessage({ durable: op[1], ok: lastCommitOk }); break;
+      default:
+        try { answer({ value: read(op) }); } catch (e) { answer({ error: message(e) }); }
+    }
+  }
+});
+`;
+
+type Op = unknown[];
+
+/** What better-sqlite3's run() returns; read lazily, since reading it means waiting for the storage thread. */
+interface RunResult {
+  readonly changes: number;
+  readonly lastInsertRowid: number;
+}
+
+export class RemoteStatement {
+  private plucked = false;
+  private prepared = false;
+
+  constructor(
+    private readonly db: RemoteDatabase,
+    private readonly id: number,
+    private readonly sql: string,
+  ) {}
+
+  pluck(): this {
+    this.plucked = true;
+    return this;
+  }
+
+  private ensure(): void {
+    if (this.prepared) return;
+    this.prepared = true;
+    this.db.post(['prep', this.id, this.sql, this.plucked]);
+  }
+
+  run(...args: unknown[]): RunResult {
+    this.ensure();
+    const seq = this.db.nextSeq();
+    this.db.post(['run', this.id, args, seq]);
+    const db = this.db;
+    let r: RunResult | undefined;
+    const result = (): RunResult => (r ??= db.call(['result', seq]) as RunResult);
+    return {
+      get changes() {
+        return result().changes;
+      },
+      get lastInsertRowid() {
+        return result().lastInsertRowid;
+      },
+    };
+  }
+
+  get(...args: unknown[]): unknown {
+    this.ensure();
+    return this.db.call(['get', this.id, args]);
+  }
+
+  all(...args: unknown[]): unknown[] {
+    this.ensure();
+    return this.db.call(['all', this.id, args]) as unknown[];
+  }
+}
+
+/**
+ * Stands in for a better-sqlite3 Database on the main thread: writes are
+ * described and posted to the storage thread, reads wait for its answer.
+ * Prototype: failures of posted writes surface at the turn's commit.
+ */
+export class RemoteDatabase {
+  private readonly worker: Worker;
+  private readonly replies: MessagePort;
+  private readonly flag = new Int32Array(new SharedArrayBuffer(4));
+  private pending: Op[] = [];
+  private statements = 0;
+  private seq = 0;
+  private depth = 0;
+  private explicit = false;
+  private turn = 0;
+  private readonly durableWaiters = new Map<number, (ok: boolean) => void>();
+  open = true;
+
+  constructor(path: string, onCommitFailure: (message: string) => void, onOtherWriter: () => void) {
+    const { port1, port2 } = new MessageChannel();
+    this.replies = port1;
+    const module = createRequire(import.meta.url).resolve('better-sqlite3');
+    this.worker = new Worker(PROGRAM, { eval: true, workerData: { path, module, reply: port2, flag: this.flag }, transferList: [port2] });
+    this.worker.on('message', (m: { durable?: number; ok?: boolean; commitFailed?: string; otherWriter?: boolean }) => {
+      if (m.commitFailed !== undefined) onCommitFailure(m.commitFailed);
+      if (m.otherWriter) onOtherWriter();
+      if (m.durable === undefined) return;
+      const cb = this.durableWaiters.get(m.durable);
+      this.durableWaiters.delete(m.durable);
+      cb?.(m.ok === true);
+    });
+    this.worker.on('error', (e) => onCommitFailure(e.message));
+  }
+
+  nextSeq(): number {
+    return ++this.seq;
+  }
+
+  post(op: Op): void {
+    this.pending.push(op);
+  }
+
+  /** Sends what is waiting; nothing is answered. */
+  flush(): void {
+    if (this.pending.length === 0) return;
+    this.worker.postMessage(this.pending);
+    this.pending = [];
+  }
+
+  /** Sends what is waiting plus one request, and blocks until the storage thread answers it. */
+  call(op: Op): unknown {
+    this.pending.push(op);
+    Atomics.store(this.flag, 0, 0);
+    this.flush();
+    while (Atomics.load(this.flag, 0) === 0) Atomics.wait(this.flag, 0, 0, 5000);
+    const m = receiveMessageOnPort(this.replies)?.message as { value?: unknown; error?: string } | undefined;
+    if (!m) throw new Error('storage thread did not answer');
+    if (m.error !== undefined) throw new Error(m.error);
+    return m.value;
+  }
+
+  prepare(sql: string): RemoteStatement {
+    return new RemoteStatement(this, ++this.statements, sql);
+  }
+
+  exec(sql: string): void {
+    if (sql === 'BEGIN') this.explicit = true;
+    else if (sql === 'COMMIT' || sql === 'ROLLBACK') this.explicit = false;
+    this.post(['exec', sql]);
+  }
+
+  pragma(sql: string): unknown {
+    return this.call(['pragma', sql]);
+  }
+
+  get inTransaction(): boolean {
+    return this.explicit || this.depth > 0;
+  }
+
+  /** better-sqlite3's transaction(): BEGIN/COMMIT at the top, savepoints inside. */
+  transaction<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
+    return (...args: A): R => {
+      const nested = this.inTransaction;
+      const name = `s${this.depth}`;
+      this.exec(nested ? `SAVEPOINT ${name}` : 'BEGIN');
+      if (!nested) this.explicit = false;
+      this.depth++;
+      try {
+        const r = fn(...args);
+        this.depth--;
+        if (nested) this.post(['exec', `RELEASE ${name}`]);
+        else this.post(['exec', 'COMMIT']);
+        return r;
+      } catch (e) {
+        this.depth--;
+        if (nested) {
+          this.post(['exec', `ROLLBACK TO ${name}`]);
+          this.post(['exec', `RELEASE ${name}`]);
+        } else this.post(['exec', 'ROLLBACK']);
+        throw e;
+      }
+    };
+  }
+
+  /** Commits the open transaction; cb hears whether it is on disk. */
+  commit(cb: (ok: boolean) => void): void {
+    this.exec('COMMIT');
+    const turn = ++this.turn;
+    this.durableWaiters.set(turn, cb);
+    this.post(['durable', turn]);
+    this.flush();
+  }
+
+  close(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.call(['close']);
+    void this.worker.terminate();
+  }
+}
