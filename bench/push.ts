@@ -91,7 +91,7 @@ const nodes: Node[] = Array.from({ length: o.users }, () => ({ sent: 0, pending:
 /** The sender of each user (by index). */
 const owner: Sender[] = [];
 let senders: Sender[] = [];
-let result: { r: { seconds: number; drained: boolean }; serverCpu: number | null; ownCpu: number; otherCpu: number | null; wall: number } | null = null;
+let result: { r: { seconds: number; drained: boolean }; serverCpu: number | null; mainCpu: number | null; ownCpu: number; otherCpu: number | null; wall: number } | null = null;
 let fail: (why: string) => void = (why) => {
   throw new BenchError('closed', why);
 };
@@ -102,7 +102,7 @@ let errors = 0;
 let lastPublish = 0;
 const latency = new Samples();
 /** CPU counters when the measured round started. */
-let baseline = { cpu0: 0, machine0: 0, own0: process.cpuUsage() };
+let baseline = { cpu0: 0, main0: 0, machine0: 0, own0: process.cpuUsage() };
 
 // ---- the app server ------------------------------------------------------------------------
 let component: RawComponent | null = null;
@@ -245,7 +245,7 @@ async function serverQuiet(): Promise<void> {
 }
 
 function startMeasuring(): void {
-  baseline = { cpu0: o.pid === null ? 0 : readCpuSeconds(o.pid), machine0: readMachineBusySeconds(), own0: process.cpuUsage() };
+  baseline = { cpu0: o.pid === null ? 0 : readCpuSeconds(o.pid), main0: o.pid === null ? 0 : readCpuSeconds(o.pid, true), machine0: readMachineBusySeconds(), own0: process.cpuUsage() };
   measuring = true;
 }
 
@@ -281,17 +281,18 @@ async function run(): Promise<void> {
   if (!o.backlog) startMeasuring(); // drainRound starts it when the app server connects
   const r = o.backlog ? await drainRound() : await sendRound(o.messages);
   measuring = false;
-  const { cpu0, machine0, own0 } = baseline;
+  const { cpu0, main0, machine0, own0 } = baseline;
   const serverCpu = o.pid === null ? null : readCpuSeconds(o.pid) - cpu0;
+  const mainCpu = o.pid === null ? null : readCpuSeconds(o.pid, true) - main0;
   const wall = r.seconds;
   const own = process.cpuUsage(own0);
   const ownCpu = (own.user + own.system) / 1e6;
   const otherCpu = serverCpu === null ? null : Math.max(0, readMachineBusySeconds() - machine0 - serverCpu - ownCpu);
-  result = { r, serverCpu, ownCpu, otherCpu, wall };
+  result = { r, serverCpu, mainCpu, ownCpu, otherCpu, wall };
 }
 
 function finish(): void {
-  const { r, serverCpu, ownCpu, otherCpu, wall } = result as NonNullable<typeof result>;
+  const { r, serverCpu, mainCpu, ownCpu, otherCpu, wall } = result as NonNullable<typeof result>;
   const sent = nodes.reduce((a, n) => a + n.sent, 0);
   const got = nodes.reduce((a, n) => a + n.publishes, 0);
   const exact = withBody === got && got > 0;
@@ -332,6 +333,7 @@ function finish(): void {
     drained: r.drained,
     server_cpu_pct: pct(serverCpu),
     server_cpu_us_per_push: serverCpu === null || published === 0 ? null : Math.round((serverCpu * 1e6) / published),
+    server_main_thread_us_per_push: mainCpu === null || published === 0 ? null : Math.round((mainCpu * 1e6) / published),
     loadgen_cpu_pct: pct(ownCpu),
     other_cpu_pct: pct(otherCpu),
   };
@@ -342,7 +344,7 @@ function finish(): void {
       `error bounces ${errors}${r.drained ? '' : ' (NOT drained: no publish came for 15 s; the missing ones count as lost)'}`,
   );
   console.log(
-    `cpu: server ${out.server_cpu_pct ?? '?'}% of a core (${out.server_cpu_us_per_push ?? '?'} µs per push), load generator ${out.loadgen_cpu_pct}%, ` +
+    `cpu: server ${out.server_cpu_pct ?? '?'}% of a core (${out.server_cpu_us_per_push ?? '?'} µs per push, main thread ${out.server_main_thread_us_per_push ?? '?'}), load generator ${out.loadgen_cpu_pct}%, ` +
       `other processes ${out.other_cpu_pct ?? '?'}%${(out.other_cpu_pct ?? 0) > 10 ? ' (WARNING: the machine was not quiet; figures are disturbed)' : ''}`,
   );
   const ok = lost === 0 && duplicated === 0 && errors === 0 && r.drained;

@@ -106,9 +106,14 @@ export function readRssKb(pid: number): number {
   return Number(m[1]);
 }
 
-/** CPU time (user + system, all threads) a process has used, in seconds; assumes the usual 100 ticks/s. */
-export function readCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/**
+ * CPU time (user + system) a process has used, in seconds; assumes the usual
+ * 100 ticks/s. All its threads, or with mainThread only the one whose id is
+ * the process id (Node's JavaScript thread), which tells what a helper thread
+ * took off it.
+ */
+export function readCpuSeconds(pid: number, mainThread = false): number {
+  const stat = readFileSync(mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) may hold spaces and parentheses: fields are counted after its closing ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const utime = Number(fields[11]);
