@@ -68,7 +68,33 @@ function read(op) {
   db.close();
   return true;
 }
-parentPort.on('message', (batch) => {
+const utf8 = new TextDecoder();
+function decode(ab, len) {
+  const bytes = new Uint8Array(ab, 0, len);
+  const view = new DataView(ab);
+  let pos = 0;
+  const u32 = () => { const v = view.getUint32(pos); pos += 4; return v; };
+  const str = () => { const n = u32(); const v = utf8.decode(bytes.subarray(pos, pos + n)); pos += n; return v; };
+  const value = () => {
+    const t = bytes[pos++];
+    if (t === 0) return null;
+    if (t === 1) { const v = view.getFloat64(pos); pos += 8; return v; }
+    if (t === 2) return str();
+    if (t === 3) { const n = u32(); const v = Buffer.from(bytes.subarray(pos, pos + n)); pos += n; return v; }
+    return JSON.parse(str());
+  };
+  const ops = [];
+  while (pos < len) {
+    const tag = bytes[pos++];
+    if (tag === 1) { const id = u32(); const sql = str(); ops.push(['prep', id, sql, bytes[pos++] === 1]); }
+    else if (tag === 2) { const id = u32(); const seq = u32(); const n = bytes[pos++]; const args = []; for (let i = 0; i < n; i++) args.push(value()); ops.push(['run', id, args, seq]); }
+    else if (tag === 3) ops.push(['exec', str()]);
+    else ops.push(['durable', u32()]);
+  }
+  return ops;
+}
+parentPort.on('message', (message) => {
+  const batch = message.bin ? decode(message.bin, message.len) : message;
   for (const op of batch) {
     switch (op[0]) {
       case 'prep': { const st = db.prepare(op[2]); statements.set(op[1], op[3] ? st.pluck() : st); break; }
@@ -85,6 +111,82 @@ parentPort.on('message', (batch) => {
 `;
 
 type Op = unknown[];
+
+const utf8 = new TextEncoder();
+
+/**
+ * The operations nobody waits for, written as bytes into a buffer that is
+ * transferred, not copied, to the storage thread: a structured clone of
+ * arrays of strings cost the main thread more than the SQLite work it saved.
+ */
+class OpWriter {
+  private buf = new Uint8Array(64 * 1024);
+  private view = new DataView(this.buf.buffer);
+  pos = 0;
+
+  private room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const bigger = new Uint8Array(size);
+    bigger.set(this.buf.subarray(0, this.pos));
+    this.buf = bigger;
+    this.view = new DataView(bigger.buffer);
+  }
+
+  u8(v: number): void {
+    this.room(1);
+    this.buf[this.pos++] = v;
+  }
+
+  u32(v: number): void {
+    this.room(4);
+    this.view.setUint32(this.pos, v);
+    this.pos += 4;
+  }
+
+  str(s: string): void {
+    this.room(4 + s.length * 3);
+    const at = this.pos;
+    const { written } = utf8.encodeInto(s, this.buf.subarray(at + 4));
+    this.view.setUint32(at, written);
+    this.pos = at + 4 + written;
+  }
+
+  value(v: unknown): void {
+    if (v === null || v === undefined) return this.u8(0);
+    if (typeof v === 'number') {
+      this.u8(1);
+      this.room(8);
+      this.view.setFloat64(this.pos, v);
+      this.pos += 8;
+      return;
+    }
+    if (typeof v === 'string') {
+      this.u8(2);
+      return this.str(v);
+    }
+    if (v instanceof Uint8Array) {
+      this.u8(3);
+      this.u32(v.length);
+      this.room(v.length);
+      this.buf.set(v, this.pos);
+      this.pos += v.length;
+      return;
+    }
+    this.u8(4);
+    this.str(JSON.stringify(v));
+  }
+
+  /** Hands over the bytes written so far; the next batch starts in a fresh buffer of about the same size. */
+  take(): { bin: ArrayBuffer; len: number } {
+    const out = { bin: this.buf.buffer as ArrayBuffer, len: this.pos };
+    this.buf = new Uint8Array(Math.max(64 * 1024, this.buf.length));
+    this.view = new DataView(this.buf.buffer);
+    this.pos = 0;
+    return out;
+  }
+}
 
 /** What better-sqlite3's run() returns; read lazily, since reading it means waiting for the storage thread. */
 interface RunResult {
@@ -150,7 +252,7 @@ export class RemoteDatabase {
   private readonly worker: Worker;
   private readonly replies: MessagePort;
   private readonly flag = new Int32Array(new SharedArrayBuffer(4));
-  private pending: Op[] = [];
+  private readonly ops = new OpWriter();
   private statements = 0;
   private seq = 0;
   private depth = 0;
@@ -180,21 +282,45 @@ export class RemoteDatabase {
   }
 
   post(op: Op): void {
-    this.pending.push(op);
+    const w = this.ops;
+    switch (op[0]) {
+      case 'prep':
+        w.u8(1);
+        w.u32(op[1] as number);
+        w.str(op[2] as string);
+        w.u8(op[3] ? 1 : 0);
+        return;
+      case 'run': {
+        const args = op[2] as unknown[];
+        w.u8(2);
+        w.u32(op[1] as number);
+        w.u32(op[3] as number);
+        w.u8(args.length);
+        for (const a of args) w.value(a);
+        return;
+      }
+      case 'exec':
+        w.u8(3);
+        w.str(op[1] as string);
+        return;
+      default:
+        w.u8(4);
+        w.u32(op[1] as number);
+    }
   }
 
   /** Sends what is waiting; nothing is answered. */
   flush(): void {
-    if (this.pending.length === 0) return;
-    this.worker.postMessage(this.pending);
-    this.pending = [];
+    if (this.ops.pos === 0) return;
+    const batch = this.ops.take();
+    this.worker.postMessage(batch, [batch.bin]);
   }
 
   /** Sends what is waiting plus one request, and blocks until the storage thread answers it. */
   call(op: Op): unknown {
-    this.pending.push(op);
     Atomics.store(this.flag, 0, 0);
     this.flush();
+    this.worker.postMessage([op]);
     while (Atomics.load(this.flag, 0) === 0) Atomics.wait(this.flag, 0, 0, 5000);
     const m = receiveMessageOnPort(this.replies)?.message as { value?: unknown; error?: string } | undefined;
     if (!m) throw new Error('storage thread did not answer');
