@@ -114,6 +114,17 @@ type Op = unknown[];
 
 const utf8 = new TextEncoder();
 
+/** A structured clone turns a row's Buffers into plain Uint8Arrays; the repositories expect Buffers. */
+function asBuffers(v: unknown): unknown {
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  if (Array.isArray(v)) return v.map(asBuffers);
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    for (const k in o) if (o[k] instanceof Uint8Array) o[k] = asBuffers(o[k]);
+  }
+  return v;
+}
+
 /**
  * The operations nobody waits for, written as bytes into a buffer that is
  * transferred, not copied, to the storage thread: a structured clone of
@@ -325,7 +336,7 @@ export class RemoteDatabase {
     const m = receiveMessageOnPort(this.replies)?.message as { value?: unknown; error?: string } | undefined;
     if (!m) throw new Error('storage thread did not answer');
     if (m.error !== undefined) throw new Error(m.error);
-    return m.value;
+    return asBuffers(m.value);
   }
 
   prepare(sql: string): RemoteStatement {
