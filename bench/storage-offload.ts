@@ -19,9 +19,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { SqliteStore } from '../src/storage/sqlite/store.js';
-import { parseArgs } from 'node:util';
 import { intArgs } from './lib/args.js';
 
 /** One write, as the main thread would describe it to a storage thread. */
