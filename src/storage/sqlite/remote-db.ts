@@ -23,12 +23,9 @@ let lastCommitOk = true;
 const message = (e) => String((e && e.message) || e);
 const answer = (m) => { reply.postMessage(m); Atomics.store(flag, 0, 1); Atomics.notify(flag, 0); };
 const report = (e) => parentPort.postMessage({ commitFailed: message(e) });
-const dataVersion = db.prepare('PRAGMA data_version').pluck();
-let lastDataVersion = dataVersion.get();
+db.function('herald_writer', () => 'server');
 function exec(sql) {
   if (sql === 'BEGIN') {
-    const v = dataVersion.get();
-    if (v !== lastDataVersion) { lastDataVersion = v; parentPort.postMessage({ otherWriter: true }); }
     db.exec('BEGIN');
     failed = null;
     return;
@@ -272,14 +269,13 @@ export class RemoteDatabase {
   private readonly durableWaiters = new Map<number, (ok: boolean) => void>();
   open = true;
 
-  constructor(path: string, onCommitFailure: (message: string) => void, onOtherWriter: () => void) {
+  constructor(path: string, onCommitFailure: (message: string) => void) {
     const { port1, port2 } = new MessageChannel();
     this.replies = port1;
     const module = createRequire(import.meta.url).resolve('better-sqlite3');
     this.worker = new Worker(PROGRAM, { eval: true, workerData: { path, module, reply: port2, flag: this.flag }, transferList: [port2] });
-    this.worker.on('message', (m: { durable?: number; ok?: boolean; commitFailed?: string; otherWriter?: boolean }) => {
+    this.worker.on('message', (m: { durable?: number; ok?: boolean; commitFailed?: string }) => {
       if (m.commitFailed !== undefined) onCommitFailure(m.commitFailed);
-      if (m.otherWriter) onOtherWriter();
       if (m.durable === undefined) return;
       const cb = this.durableWaiters.get(m.durable);
       this.durableWaiters.delete(m.durable);

@@ -37,9 +37,19 @@ export class SqliteStore implements Store {
   /** Set when a storage thread owns the connection (prototype). */
   private readonly remote: RemoteDatabase | null = null;
 
-  constructor(path: string, options: { storageThread?: boolean } = {}) {
+  /** The main thread's own read-only connection when a storage thread writes: for the tool-write count. */
+  private readonly toolWrites: Database.Statement<[], number> | null = null;
+  private lastToolWrites = 0;
+
+  /**
+   * role: 'server' for the running server's connection, 'tool' for everything
+   * else (the CLI, tests beside a running server); see migration 10.
+   */
+  constructor(path: string, options: { storageThread?: boolean; role?: 'server' | 'tool' } = {}) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
+    const role = options.role ?? 'tool';
+    this.db.function('herald_writer', () => role);
     // WAL with synchronous=NORMAL: a committed row survives a process crash
     // (SIGKILL), which is the failure the push pipeline must ride out; only
     // an OS crash can lose the last transactions.
@@ -54,11 +64,10 @@ export class SqliteStore implements Store {
     migrate(this.db);
     if (options.storageThread && path !== ':memory:') {
       this.db.close();
-      this.remote = new RemoteDatabase(
-        path,
-        (message) => this.groupCommit?.onFailure(new Error(message)),
-        () => this.caches.clear(),
-      );
+      const reader = new Database(path, { readonly: true });
+      this.toolWrites = reader.prepare<[], number>('SELECT n FROM tool_writes').pluck();
+      this.lastToolWrites = this.toolWrites.get() ?? 0;
+      this.remote = new RemoteDatabase(path, (message) => this.groupCommit?.onFailure(new Error(message)));
       // The repositories only use the part of better-sqlite3's API that RemoteDatabase mirrors.
       this.db = this.remote as unknown as Database.Database;
     }
@@ -91,8 +100,7 @@ export class SqliteStore implements Store {
   }
 
   transaction<T>(fn: () => T): T {
-    // With a storage thread, that thread watches for other writers itself (RemoteDatabase's onOtherWriter).
-    if (!this.db.inTransaction && !this.remote) this.noticeOtherWriters();
+    if (!this.db.inTransaction) this.noticeOtherWriters();
     const g = this.groupCommit;
     if (g && !g.open && this.db.open) {
       this.db.exec('BEGIN');
@@ -109,6 +117,15 @@ export class SqliteStore implements Store {
 
   /** Another connection (the `herald` CLI) committed since we last looked: our memos may be stale. */
   private noticeOtherWriters(): void {
+    if (this.toolWrites) {
+      // The storage thread's commits change data_version too; only a tool's writes count here.
+      const n = this.toolWrites.get() ?? 0;
+      if (n !== this.lastToolWrites) {
+        this.lastToolWrites = n;
+        this.caches.clear();
+      }
+      return;
+    }
     const v = this.dataVersion.get();
     if (v === this.lastDataVersion) return;
     this.lastDataVersion = v;
