@@ -22,17 +22,30 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { SqliteStore } from '../src/storage/sqlite/store.js';
+import type { NewOutboxEntry } from '../src/storage/types.js';
 import { intArgs } from './lib/args.js';
 
 /** One write, as the main thread would describe it to a storage thread. */
 type Op =
   | ['archive', string, string, string, string, number, 'in' | 'out', string]
   | ['offline', string, string, string, number]
-  | ['outbox', number, string, string]
+  | ['outbox', number]
   | ['settle', number];
 
 const STANZA = (i: number): string =>
   `<message xmlns='jabber:client' to='user${i % 100}@localhost' type='chat' id='m${i}' from='sender${i % 10}@localhost/bench'><body>message number ${i} with a body of ordinary length for a chat</body><stanza-id xmlns='urn:xmpp:sid:0' by='user${i % 100}@localhost' id='${i}'/></message>`;
+
+const outboxEntry = (regIds: number[], i: number): NewOutboxEntry => ({
+  registrationId: regIds[i % regIds.length] as number,
+  dedupKey: `k${i}`,
+  reason: 'offline',
+  important: true,
+  priority: 'high',
+  batched: false,
+  payload: `<pubsub payload ${i} of a realistic size, a few hundred bytes once the summary form is in it/>`,
+  notBefore: Date.now(),
+});
+const sent = (id: number) => ({ id, state: 'sent' as const, attempts: 1, notBefore: 0, lastError: null });
 
 function apply(store: SqliteStore, op: Op, regIds: number[]): void {
   switch (op[0]) {
@@ -43,23 +56,21 @@ function apply(store: SqliteStore, op: Op, regIds: number[]): void {
       store.offline.store(op[1], op[2], op[3], op[4]);
       return;
     case 'outbox':
-      store.pushOutbox.add({ registrationId: regIds[op[1] % regIds.length] as number, dedupKey: op[2], reason: 'offline', important: true, priority: 'high', batched: false, payload: op[3], notBefore: Date.now() });
+      store.pushOutbox.add(outboxEntry(regIds, op[1]));
       return;
     case 'settle':
-      store.pushOutbox.settle([{ id: op[1], state: 'sent', attempts: 1, notBefore: 0, lastError: null }]);
+      store.pushOutbox.settle([sent(op[1])]);
   }
 }
 
-/** The ops of push i; outbox ids are handed out by the caller, as a storage thread's client would. */
-function opsFor(store: SqliteStore, i: number, outboxId: number): Op[] {
+/** The message's writes for push i: both archive rows and the offline row. */
+function messageOps(store: SqliteStore, i: number): Op[] {
   const stanza = STANZA(i);
   const now = Date.now();
   return [
     ['archive', 'localhost', `sender${i % 10}`, store.archive.newId(), `user${i % 100}@localhost`, now, 'out', stanza],
     ['archive', 'localhost', `user${i % 100}`, store.archive.newId(), `sender${i % 10}@localhost`, now, 'in', stanza],
     ['offline', 'localhost', `user${i % 100}`, stanza, now],
-    ['outbox', i, `k${i}`, `<pubsub payload ${i} of a realistic size, a few hundred bytes once the summary form is in it/>`],
-    ['settle', outboxId],
   ];
 }
 
@@ -76,7 +87,7 @@ const msSince = (t: number): number => performance.now() - t;
 if (!isMainThread) {
   const { file } = workerData as { file: string };
   const store = new SqliteStore(file);
-  const regIds = store.pushRegistrations.forUser('localhost', 'user0').length > 0 ? Array.from({ length: 100 }, (_, u) => store.pushRegistrations.forUser('localhost', `user${u}`)[0]?.id as number) : [];
+  const regIds = registrations(store); // an upsert: the main thread's rows, same ids
   let busy = 0;
   parentPort?.postMessage('ready');
   parentPort?.on('message', (msg: { ops: Op[]; done: Int32Array } | 'report') => {
@@ -106,10 +117,10 @@ if (!isMainThread) {
     for (let i = 0; i < pushes; i += batch) {
       inlineStore.transaction(() => {
         for (let j = i; j < Math.min(i + batch, pushes); j++) {
+          for (const op of messageOps(inlineStore, j)) apply(inlineStore, op, regIds);
           // The outbox id is only known after the insert when the main thread writes itself.
-          const id = inlineStore.pushOutbox.add({ registrationId: regIds[j % regIds.length] as number, dedupKey: `k${j}`, reason: 'offline', important: true, priority: 'high', batched: false, payload: `<pubsub payload ${j} of a realistic size, a few hundred bytes once the summary form is in it/>`, notBefore: Date.now() });
-          for (const op of opsFor(inlineStore, j, id ?? 0)) if (op[0] !== 'outbox' && op[0] !== 'settle') apply(inlineStore, op, regIds);
-          inlineStore.pushOutbox.settle([{ id: id ?? 0, state: 'sent', attempts: 1, notBefore: 0, lastError: null }]);
+          const id = inlineStore.pushOutbox.add(outboxEntry(regIds, j));
+          inlineStore.pushOutbox.settle([sent(id ?? 0)]);
         }
       });
     }
@@ -137,7 +148,8 @@ if (!isMainThread) {
     for (let i = 0; i < pushes; i += batch) {
       t = performance.now();
       const ops: Op[] = [];
-      for (let j = i; j < Math.min(i + batch, pushes); j++) ops.push(...opsFor(client, j, j + 1));
+      // Outbox ids handed out here, as a storage thread's client would: entry j is row j + 1.
+      for (let j = i; j < Math.min(i + batch, pushes); j++) ops.push(...messageOps(client, j), ['outbox', j], ['settle', j + 1]);
       worker.postMessage({ ops, done });
       posted++;
       mainCpu += msSince(t);

@@ -49,7 +49,7 @@ start_herald() {
     HERALD_HTTP_PORT="$herald_http" HERALD_COMPONENTS_PORT="$herald_component" \
     HERALD_C2S_REQUIRE_TLS=false HERALD_AUTH_ALLOW_PLAIN_WITHOUT_TLS=true HERALD_LOG_LEVEL=warn \
     HERALD_LIMITS_CONNECTIONS_PER_IP_PER_MINUTE=1000000 HERALD_LIMITS_AUTH_FAILURES_PER_IP_PER_MINUTE=1000000 \
-    "${herald_env[@]}" "${pin_server[@]}" node $herald_flags --import tsx src/cli.ts --config "$herald_dir/herald.toml" start \
+    "${herald_env[@]}" "${pin_server[@]}" node $herald_flags ${HERALD_ENTRY:---import tsx src/cli.ts} --config "$herald_dir/herald.toml" start \
     >"$herald_dir/herald.log" 2>&1 &
   herald_pid=$!
   for _ in $(seq 1 150); do

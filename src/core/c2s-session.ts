@@ -44,6 +44,13 @@ export type OutputFilter = (stanza: Element) => boolean;
 export interface StanzaTracker {
   track(stanza: Element): void;
   received(): void;
+  /**
+   * Called once the input counted so far has been committed (durable) or
+   * rolled back: a rolled-back stanza must count as never received, or a
+   * resuming client would be told it was handled and never send it again.
+   */
+  inputCommitted(durable: boolean, through?: number): void;
+  readonly inbound: number;
 }
 
 const STANZA_NAMES = new Set(['message', 'presence', 'iq']);
@@ -179,13 +186,20 @@ export class ClientSession {
       if (this.transport.kind === 'websocket') this.parser.writeMessage(chunk);
       else this.parser.write(chunk);
     });
+    const tracker = this.tracker;
     if (!ok) {
       // What was written for this input must not leave. The client's stream management
       // (or the user) sends it again.
+      tracker?.inputCommitted(false);
       transport.destroy();
       return;
     }
-    this.ctx.store.whenDurable((durable) => (durable ? transport.uncork() : transport.destroy()));
+    const through = tracker?.inbound;
+    this.ctx.store.whenDurable((durable) => {
+      tracker?.inputCommitted(durable, through);
+      if (durable) transport.uncork();
+      else transport.destroy();
+    });
   }
 
   private onStreamOpen(h: StreamHeader): void {

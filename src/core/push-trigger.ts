@@ -22,8 +22,8 @@ import { classify } from './importance.js';
  */
 function install(ctx: ServerContext): void {
   const emit = (reason: PushReason, host: string, username: string, stanza: Element, session: ClientSession | null, archiveId?: string): void => {
-    const event = { reason, host, username, stanza, session, importance: classify(stanza) };
-    ctx.bus.fire('push/trigger', archiveId === undefined ? event : { ...event, archiveId });
+    // One literal of one shape: spreading a second object cost as much as the rest of emit.
+    ctx.bus.fire('push/trigger', { reason, host, username, stanza, session, importance: classify(stanza), archiveId });
   };
   const hasLiveSession = (bare: string): boolean => ctx.sessions.forUser(bare).some((s) => s.connected && s.available);
 

@@ -44,6 +44,16 @@ export class SmState implements StanzaTracker {
     this.inbound = (this.inbound + 1) % WRAP;
   }
 
+  /** inbound as of the last input known to be on disk. */
+  private durableInbound = 0;
+
+  inputCommitted(durable: boolean, through = this.inbound): void {
+    // Outcomes arrive in input order, and a failure leaves the connection destroyed, so
+    // nothing counted after a rolled-back chunk can be durable before it.
+    if (durable) this.durableInbound = through;
+    else this.inbound = this.durableInbound;
+  }
+
   track(stanza: Element): void {
     this.outbound = (this.outbound + 1) % WRAP;
     this.queue.push({ stanza, at: Date.now() });

@@ -197,9 +197,9 @@ export class OutboxWorker {
   private outcome(reg: PushRegistration, frontend: string, entry: OutboxEntry, o: PushOutcome): void {
     const attempts = entry.attempts + 1;
     const cfg = this.ctx.config.push;
-    const labels = { frontend, reason: entry.reason };
+    const count = (outcome: string, condition: string): void => this.metrics.pushes.inc({ frontend, reason: entry.reason, outcome, condition });
     if (o.ok) {
-      this.metrics.pushes.inc({ ...labels, outcome: 'sent', condition: '' });
+      count('sent', '');
       this.settle({ id: entry.id, state: 'sent', attempts, notBefore: entry.notBefore, lastError: null });
       if (reg.errorCount > 0) this.ctx.store.pushRegistrations.resetErrors(reg.id);
       this.onDelivered(reg, entry);
@@ -207,7 +207,7 @@ export class OutboxWorker {
     }
     const log = { push: entry.id, registration: reg.id, user: `${reg.username}@${reg.host}`, condition: o.condition, attempts };
     if (o.gone) {
-      this.metrics.pushes.inc({ ...labels, outcome: 'failed', condition: o.condition });
+      count('failed', o.condition);
       this.settle({ id: entry.id, state: 'failed', attempts, notBefore: entry.notBefore, lastError: o.condition });
       this.ctx.store.pushRegistrations.removeById(reg.id);
       this.metrics.disabled.inc({ frontend, why: 'gone' });
@@ -219,19 +219,19 @@ export class OutboxWorker {
       if (!expired) {
         const backoff = Math.min(cfg.retry_max_delay * 1000, cfg.retry_base_delay * 1000 * 2 ** (attempts - 1));
         const delay = Math.max(o.retryAfterMs ?? 0, backoff * (0.75 + Math.random() * 0.5));
-        this.metrics.pushes.inc({ ...labels, outcome: 'retry', condition: o.condition });
+        count('retry', o.condition);
         this.metrics.retries.inc({ frontend });
         this.settle({ id: entry.id, state: 'pending', attempts, notBefore: Date.now() + delay, lastError: o.condition });
         this.ctx.log.info({ ...log, retry_in_ms: Math.round(delay) }, 'push failed temporarily; will retry');
         this.kick(Date.now() + delay);
         return;
       }
-      this.metrics.pushes.inc({ ...labels, outcome: 'failed', condition: o.condition });
+      count('failed', o.condition);
       this.settle({ id: entry.id, state: 'failed', attempts, notBefore: entry.notBefore, lastError: o.condition });
       this.ctx.log.warn(log, 'push given up after retries');
       return;
     }
-    this.metrics.pushes.inc({ ...labels, outcome: 'failed', condition: o.condition });
+    count('failed', o.condition);
     this.settle({ id: entry.id, state: 'failed', attempts, notBefore: entry.notBefore, lastError: o.condition });
     const errors = this.ctx.store.pushRegistrations.countError(reg.id);
     this.ctx.log.info({ ...log, errors }, 'push refused');

@@ -3,7 +3,7 @@ import type { PushTriggerEvent } from '../core/events.js';
 import { chore } from '../core/guard.js';
 import { smOf } from '../core/stream-management.js';
 import { Jid, parseJid } from '../jid.js';
-import type { PushRegistration } from '../storage/types.js';
+import type { OutboxEntry, PushRegistration } from '../storage/types.js';
 import { stanzaKey } from './dedup.js';
 import type { PushFrontend } from './frontend.js';
 import type { RegistrationSessionState } from './match.js';
@@ -77,7 +77,7 @@ function install(ctx: ServerContext): void {
       metrics.decisions.inc({ frontend: reg.frontend, reason: e.reason, decision: push ? 'push' : 'skip' });
       if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ user, registration: reg.id, trigger: e.reason, push, why, stanza: `${e.stanza.name}#${e.stanza.attrs.id ?? ''}` }, 'push decision');
       if (!push) continue;
-      // A stanza archived in this very run has had no push yet, beyond what the memo above records.
+      // A stanza archived in this very run can have no push from before; this run's are in the memo.
       const fresh = key.startsWith('sid:') && ctx.store.archive.mintedNow(key.slice(4));
       if (!fresh && ctx.store.pushOutbox.has(reg.id, key)) {
         metrics.deduplicated.inc({ frontend: reg.frontend });
@@ -92,7 +92,10 @@ function install(ctx: ServerContext): void {
         batchEnds.set(reg.id, notBefore);
       }
       const { text, prepared } = frontend.payload(reg, e);
-      const entry = {
+      // One object, complete from the start: spreading it into a second one for the worker
+      // showed up as 3% of the CPU per push.
+      const entry: OutboxEntry = {
+        id: 0,
         registrationId: reg.id,
         dedupKey: key,
         reason: e.reason,
@@ -100,12 +103,17 @@ function install(ctx: ServerContext): void {
         priority: e.importance.priority,
         batched,
         payload: text,
+        state: 'pending',
+        attempts: 0,
+        createdAt: now,
         notBefore,
+        lastError: null,
       };
       const id = ctx.store.pushOutbox.add(entry);
       if (id === null) continue;
+      entry.id = id;
       memo.accepted.add(reg.id);
-      worker.enqueue({ ...entry, id, state: 'pending', attempts: 0, createdAt: now, lastError: null }, prepared);
+      worker.enqueue(entry, prepared);
     }
   };
 

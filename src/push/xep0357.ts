@@ -4,7 +4,7 @@ import { errorCondition, iqResult, StanzaError } from '../core/errors.js';
 import type { PushTriggerEvent, StanzaEvent } from '../core/events.js';
 import { parseJid } from '../jid.js';
 import type { PushRegistration } from '../storage/types.js';
-import { Element, x } from '../xml/element.js';
+import { type Element, x } from '../xml/element.js';
 import { NS } from '../xml/namespaces.js';
 import { storedElement } from '../xml/verbatim.js';
 import { unwrapCarbon } from './dedup.js';
@@ -115,13 +115,13 @@ export function createXep0357(ctx: ServerContext): PushFrontend {
     },
     payload(reg, e: PushTriggerEvent) {
       const pubsub = buildPublish(xep0357Registration(reg), unwrapCarbon(e.stanza), e.importance, privacy());
-      return { text: pubsub.toString(''), prepared: pubsub };
+      // Nothing more to prepare: send() writes this very text, serialised once.
+      return { text: pubsub.toString('') };
     },
-    async send(reg, payload, prepared) {
+    async send(reg, payload) {
       const id = ctx.router.iq.newId();
       const answer = ctx.router.iq.expect(id, reg.service, ctx.config.push.response_timeout * 1000);
-      const pubsub = prepared instanceof Element ? prepared : storedElement(payload);
-      ctx.router.send(x('iq', { type: 'set', id, from: reg.host, to: reg.service }, pubsub));
+      ctx.router.send(x('iq', { type: 'set', id, from: reg.host, to: reg.service }, storedElement(payload)));
       return outcomeOfAnswer(await answer);
     },
   };

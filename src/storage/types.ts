@@ -122,7 +122,7 @@ export interface ArchivePrefs {
 export interface ArchiveRepository {
   /** A fresh archive id (XEP-0359 stanza-id) for the next message to append. */
   newId(): string;
-  /** Whether this id was handed out by newId() in the current synchronous run: nothing stored can refer to it yet, except what this run wrote. */
+  /** Whether newId() handed out this id in the current synchronous run: nothing stored before can refer to it. */
   mintedNow(id: string): boolean;
   append(host: string, username: string, m: Omit<ArchivedMessage, 'seq'>): void;
   seqOf(host: string, username: string, id: string): number | undefined;

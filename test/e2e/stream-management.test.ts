@@ -11,7 +11,7 @@ describe('stream management (XEP-0198)', () => {
   let h: HeraldProcess;
   before(async () => {
     h = await HeraldProcess.start({ env: { HERALD_SM_RESUME_TIMEOUT: '60' } });
-    for (const u of ['alice', 'bob', 'carol', 'dave']) await h.addUser(u, `${u}-pass`);
+    for (const u of ['alice', 'bob', 'carol', 'dave', 'erin']) await h.addUser(u, `${u}-pass`);
   });
   after(() => h.cleanup());
 
@@ -56,6 +56,37 @@ describe('stream management (XEP-0198)', () => {
       assert.equal(carol.jid, 'carol@localhost/test');
     } finally {
       await carol.stop();
+    }
+  });
+
+  it('a stanza whose commit failed is not counted as handled: the resuming client sends it again, and it is stored once', async () => {
+    const alice = await TestClient.connect(h, 'alice', 'alice-pass', { reconnect: true });
+    // A deferred foreign key is only checked at COMMIT, so the message is handled, counted and
+    // written, and then its whole transaction fails, as a full disk would make it.
+    const store = h.openStore();
+    store.db.exec(`CREATE TABLE fail_parent (id INTEGER PRIMARY KEY);
+      CREATE TABLE fail_child (p INTEGER REFERENCES fail_parent (id) DEFERRABLE INITIALLY DEFERRED);
+      CREATE TRIGGER fail_commit AFTER INSERT ON offline BEGIN INSERT INTO fail_child VALUES (1); END;`);
+    try {
+      const resumed = alice.resumed(15_000);
+      await alice.send(chat('erin@localhost', 'rolled-back'));
+      await h.waitForLog('group commit failed');
+      store.db.exec('DROP TRIGGER fail_commit; DROP TABLE fail_child; DROP TABLE fail_parent;');
+      // The connection was dropped with its output unsent; the client resumes and resends
+      // what the server's h does not cover (it may take more than one try while the trigger lived).
+      await resumed;
+      const erin = await TestClient.connect(h, 'erin', 'erin-pass');
+      try {
+        await erin.send(xml('presence'));
+        await erin.waitFor((el) => el.attrs.id === 'rolled-back', 15_000);
+        await erin.collect(() => false, 300);
+        assert.deepEqual(idsOf(erin, 'rolled-back'), ['rolled-back']);
+      } finally {
+        await erin.stop();
+      }
+    } finally {
+      store.close();
+      await alice.stop();
     }
   });
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Counter } from 'prom-client';
+import { TallyCounter } from '../../core/tally-counter.js';
 import type { HeraldModule, ServerContext } from '../../core/context.js';
 import { errorCondition, iqResult, StanzaError } from '../../core/errors.js';
 import type { StanzaEvent } from '../../core/events.js';
@@ -49,7 +49,7 @@ function install(ctx: ServerContext): void {
   const acl = cfg.acl.length > 0 ? cfg.acl : ctx.config.server.domains;
   const limiter = new PerMinuteLimiter(cfg.rate_per_minute);
   const flushing = new Set<string>();
-  const pushes = new Counter({
+  const pushes = new TallyCounter({
     name: 'herald_unifiedpush_pushes_total',
     help: 'UnifiedPush messages: received (by HTTP status), delivered, stored, expired, rejected (by HTTP status)',
     labelNames: ['event', 'status'],

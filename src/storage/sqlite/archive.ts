@@ -34,6 +34,7 @@ export class SqliteArchive implements ArchiveRepository {
   private readonly idAtStmt: Statement<[number, string, string], { id: string }>;
   /** The next seq to hand out: this process is the archive's only writer. */
   private nextSeq: number;
+  /** Ids handed out in the current synchronous run (cleared at the next microtask). */
   private readonly minted = new Set<string>();
   private readonly pruneStmt: Statement<[number]>;
   private readonly getPrefsStmt: Statement<[string, string], { default_mode: ArchiveMode; always_jids: string; never_jids: string }>;
