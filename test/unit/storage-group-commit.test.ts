@@ -25,7 +25,6 @@ describe('SQLite store: group commit and read memos', () => {
     other = new Database(path);
     other.pragma('busy_timeout = 5000');
     // Every connection that writes defines who it is (migration 10); this one plays the CLI.
-    other.function('herald_writer', () => 'tool');
     failures.length = 0;
   });
   afterEach(() => {

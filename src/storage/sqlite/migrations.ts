@@ -194,25 +194,6 @@ const MIGRATIONS: string[] = [
   DROP INDEX archive_user;
   CREATE INDEX archive_user ON archive (host, username, seq, with_jid);
   `,
-  // 11: a write by a tool (the herald CLI) to a table the server memoizes is counted, so the
-  // server's main thread can tell with one read whether its memos are stale; its own writes,
-  // made on a storage thread, are not counted (herald_writer() is defined per connection)
-  `
-  CREATE TABLE tool_writes (n INTEGER NOT NULL);
-  INSERT INTO tool_writes VALUES (0);
-  CREATE TRIGGER accounts_insert_by_tool AFTER INSERT ON accounts WHEN herald_writer() = 'tool' BEGIN UPDATE tool_writes SET n = n + 1; END;
-  CREATE TRIGGER accounts_update_by_tool AFTER UPDATE ON accounts WHEN herald_writer() = 'tool' BEGIN UPDATE tool_writes SET n = n + 1; END;
-  CREATE TRIGGER accounts_delete_by_tool AFTER DELETE ON accounts WHEN herald_writer() = 'tool' BEGIN UPDATE tool_writes SET n = n + 1; END;
-  CREATE TRIGGER archive_prefs_insert_by_tool AFTER INSERT ON archive_prefs WHEN herald_writer() = 'tool' BEGIN UPDATE tool_writes SET n = n + 1; END;
-  CREATE TRIGGER archive_prefs_update_by_tool AFTER UPDATE ON archive_prefs WHEN herald_writer() = 'tool' BEGIN UPDATE tool_writes SET n = n + 1; END;
-  CREATE TRIGGER archive_prefs_delete_by_tool AFTER DELETE ON archive_prefs WHEN herald_writer() = 'tool' BEGIN UPDATE tool_writes SET n = n + 1; END;
-  CREATE TRIGGER offline_insert_by_tool AFTER INSERT ON offline WHEN herald_writer() = 'tool' BEGIN UPDATE tool_writes SET n = n + 1; END;
-  CREATE TRIGGER offline_update_by_tool AFTER UPDATE ON offline WHEN herald_writer() = 'tool' BEGIN UPDATE tool_writes SET n = n + 1; END;
-  CREATE TRIGGER offline_delete_by_tool AFTER DELETE ON offline WHEN herald_writer() = 'tool' BEGIN UPDATE tool_writes SET n = n + 1; END;
-  CREATE TRIGGER push_registrations_insert_by_tool AFTER INSERT ON push_registrations WHEN herald_writer() = 'tool' BEGIN UPDATE tool_writes SET n = n + 1; END;
-  CREATE TRIGGER push_registrations_update_by_tool AFTER UPDATE ON push_registrations WHEN herald_writer() = 'tool' BEGIN UPDATE tool_writes SET n = n + 1; END;
-  CREATE TRIGGER push_registrations_delete_by_tool AFTER DELETE ON push_registrations WHEN herald_writer() = 'tool' BEGIN UPDATE tool_writes SET n = n + 1; END;
-  `,
 ];
 
 /** Tables holding per-user rows (host, username columns); an account deletion empties them all. */

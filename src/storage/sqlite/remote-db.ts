@@ -23,7 +23,6 @@ let lastCommitOk = true;
 const message = (e) => String((e && e.message) || e);
 const answer = (m) => { reply.postMessage(m); Atomics.store(flag, 0, 1); Atomics.notify(flag, 0); };
 const report = (e) => parentPort.postMessage({ commitFailed: message(e) });
-db.function('herald_writer', () => 'server');
 function exec(sql) {
   if (sql === 'BEGIN') {
     db.exec('BEGIN');

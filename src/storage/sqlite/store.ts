@@ -37,19 +37,9 @@ export class SqliteStore implements Store {
   /** Set when a storage thread owns the connection (prototype). */
   private readonly remote: RemoteDatabase | null = null;
 
-  /** The main thread's own read-only connection when a storage thread writes: for the tool-write count. */
-  private readonly toolWrites: Database.Statement<[], number> | null = null;
-  private lastToolWrites = 0;
-
-  /**
-   * role: 'server' for the running server's connection, 'tool' for everything
-   * else (the CLI, tests beside a running server); see migration 10.
-   */
-  constructor(path: string, options: { storageThread?: boolean; role?: 'server' | 'tool' } = {}) {
+  constructor(path: string, options: { storageThread?: boolean } = {}) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
-    const role = options.role ?? 'tool';
-    this.db.function('herald_writer', () => role);
     // WAL with synchronous=NORMAL: a committed row survives a process crash
     // (SIGKILL), which is the failure the push pipeline must ride out; only
     // an OS crash can lose the last transactions.
@@ -64,9 +54,6 @@ export class SqliteStore implements Store {
     migrate(this.db);
     if (options.storageThread && path !== ':memory:') {
       this.db.close();
-      const reader = new Database(path, { readonly: true });
-      this.toolWrites = reader.prepare<[], number>('SELECT n FROM tool_writes').pluck();
-      this.lastToolWrites = this.toolWrites.get() ?? 0;
       this.remote = new RemoteDatabase(path, (message) => this.groupCommit?.onFailure(new Error(message)));
       // The repositories only use the part of better-sqlite3's API that RemoteDatabase mirrors.
       this.db = this.remote as unknown as Database.Database;
@@ -117,15 +104,6 @@ export class SqliteStore implements Store {
 
   /** Another connection (the `herald` CLI) committed since we last looked: our memos may be stale. */
   private noticeOtherWriters(): void {
-    if (this.toolWrites) {
-      // The storage thread's commits change data_version too; only a tool's writes count here.
-      const n = this.toolWrites.get() ?? 0;
-      if (n !== this.lastToolWrites) {
-        this.lastToolWrites = n;
-        this.caches.clear();
-      }
-      return;
-    }
     const v = this.dataVersion.get();
     if (v === this.lastDataVersion) return;
     this.lastDataVersion = v;
