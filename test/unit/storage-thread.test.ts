@@ -72,4 +72,50 @@ describe('SQLite store with a storage thread (prototype)', () => {
     assert.ok(Buffer.isBuffer(back));
     assert.deepEqual(back, key);
   });
+
+  it('outbox ids: another process’s entries land past the block the server reserved, none is lost', async () => {
+    const reg = store.transaction(() =>
+      store.pushRegistrations.upsert({ host: 'localhost', username: 'frank', frontend: 'xep0357', service: 'push.example', node: 'n', resource: null, options: '{}' }),
+    );
+    const entry = (key: string) => ({ registrationId: reg, dedupKey: key, reason: 'offline', important: true, priority: 'high', batched: false, payload: `<p>${key}</p>`, notBefore: 0 });
+    const first = store.transaction(() => store.pushOutbox.add(entry('server-1')));
+    assert.equal(await durable(store), true);
+    const cli = new SqliteStore(path); // what `herald push test` opens
+    const fromCli = cli.transaction(() => cli.pushOutbox.add(entry('cli-1')));
+    cli.close();
+    const second = store.transaction(() => store.pushOutbox.add(entry('server-2')));
+    assert.equal(await durable(store), true);
+    assert.equal(new Set([first, fromCli, second]).size, 3, `${String(first)} ${String(fromCli)} ${String(second)}`);
+    const rows = other.prepare('SELECT id, dedup_key FROM push_outbox ORDER BY dedup_key').all() as { id: number; dedup_key: string }[];
+    assert.deepEqual(rows, [
+      { id: fromCli, dedup_key: 'cli-1' },
+      { id: first, dedup_key: 'server-1' },
+      { id: second, dedup_key: 'server-2' },
+    ]);
+  });
+
+  it('outbox ids: a block reserved in a turn that failed to commit is not used again', async () => {
+    const reg = store.transaction(() =>
+      store.pushRegistrations.upsert({ host: 'localhost', username: 'gina', frontend: 'xep0357', service: 'push.example', node: 'n', resource: null, options: '{}' }),
+    );
+    assert.equal(await durable(store), true);
+    const entry = (key: string) => ({ registrationId: reg, dedupKey: key, reason: 'offline', important: true, priority: 'high', batched: false, payload: '<p/>', notBefore: 0 });
+    other.exec('CREATE TABLE parent (id INTEGER PRIMARY KEY); CREATE TABLE child (p INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)');
+    const lost = store.transaction(() => {
+      const id = store.pushOutbox.add(entry('rolled-back'));
+      store.db.prepare('INSERT INTO child VALUES (1)').run(); // makes this turn's COMMIT fail
+      return id;
+    });
+    assert.equal(await durable(store), false);
+    const cli = new SqliteStore(path);
+    // The CLI reserves from where the rolled-back block started, so it uses those very ids.
+    cli.transaction(() => ['cli-1', 'cli-2'].map((k) => cli.pushOutbox.add(entry(k))));
+    cli.close();
+    store.transaction(() => store.pushOutbox.add(entry('after')));
+    assert.equal(await durable(store), true);
+    const keys = (other.prepare('SELECT dedup_key FROM push_outbox WHERE registration_id = ? ORDER BY id').all(reg) as { dedup_key: string }[]).map((r) => r.dedup_key);
+    assert.deepEqual(keys, ['cli-1', 'cli-2', 'after']);
+    assert.ok(lost !== null);
+  });
 });
+

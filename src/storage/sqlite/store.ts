@@ -97,9 +97,15 @@ export class SqliteStore implements Store {
     try {
       return this.inTransaction(fn) as T;
     } catch (e) {
-      this.caches.clear(); // they may hold what the rollback undid
+      this.forgetUncommitted();
       throw e;
     }
+  }
+
+  /** After a rollback: the memos may hold what it undid, and an outbox id block it reserved is gone. */
+  private forgetUncommitted(): void {
+    this.caches.clear();
+    this.pushOutbox.forgetReservation();
   }
 
   /** Another connection (the `herald` CLI) committed since we last looked: our memos may be stale. */
@@ -124,7 +130,7 @@ export class SqliteStore implements Store {
     g.waiting = [];
     if (this.remote) {
       this.remote.commit((ok) => {
-        if (!ok) this.caches.clear();
+        if (!ok) this.forgetUncommitted();
         for (const cb of waiting) cb(ok);
       });
       return;
@@ -134,7 +140,7 @@ export class SqliteStore implements Store {
       this.db.exec('COMMIT');
     } catch (e) {
       ok = false;
-      this.caches.clear();
+      this.forgetUncommitted();
       g.onFailure(e);
       try {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
