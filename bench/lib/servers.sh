@@ -5,7 +5,9 @@
 #   start_herald ACCOUNTS   sets herald_pid herald_port herald_http herald_component herald_dir;
 #                           accounts u1..uACCOUNTS (password $PW); a component push.localhost
 #                           (secret $PW) on herald_component; extra environment from the
-#                           array herald_env (later assignments win), node flags from $herald_flags
+#                           array herald_env (later assignments win), node flags from $herald_flags;
+#                           HERALD_ENTRY=dist/cli.js runs the compiled build (npm run build first)
+#                           instead of src/ under tsx, so a --cpu-prof profile has exact line numbers
 #   stop_herald             copies its log to $out/herald-server-$run.log
 #   start_prosody ACCOUNTS [prosody-peer options]   sets prosody_pid prosody_port prosody_http
 #                           prosody_component prosody_dir; accounts u1..uACCOUNTS (password $PW)
