@@ -24,7 +24,6 @@ describe('SQLite store: group commit and read memos', () => {
     store.enableGroupCommit((e) => failures.push(e));
     other = new Database(path);
     other.pragma('busy_timeout = 5000');
-    // Every connection that writes defines who it is (migration 10); this one plays the CLI.
     failures.length = 0;
   });
   afterEach(() => {
