@@ -117,5 +117,29 @@ describe('SQLite store with a storage thread (prototype)', () => {
     assert.deepEqual(keys, ['cli-1', 'cli-2', 'after']);
     assert.ok(lost !== null);
   });
+
+  it('a write that fails on the storage thread rolls back its own transaction only, and says so to that transaction', async () => {
+    other.exec("CREATE TRIGGER refuse_poison BEFORE INSERT ON offline WHEN NEW.stanza = '<poison/>' BEGIN SELECT RAISE(ABORT, 'simulated storage failure'); END;");
+    const outcomes: string[] = [];
+    const record = (name: string) => (ok: boolean) => outcomes.push(`${name} ${ok}`);
+    store.transaction(() => store.offline.store('localhost', 'hal', '<before/>', 1));
+    store.whenCommitted(record('before'));
+    store.transaction(() => {
+      store.offline.store('localhost', 'hal', '<poisoned-with/>', 2);
+      store.offline.store('localhost', 'hal', '<poison/>', 3);
+      store.offline.store('localhost', 'hal', '<after-poison/>', 4);
+    });
+    store.whenCommitted(record('poisoned'));
+    store.transaction(() => store.offline.store('localhost', 'hal', '<after/>', 5));
+    store.whenCommitted(record('after'));
+    store.whenDurable(record('turn'));
+    await nextTurn();
+    while (outcomes.length < 4) await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(outcomes, ['before true', 'poisoned false', 'after true', 'turn true']);
+    const rows = other.prepare("SELECT stanza FROM offline WHERE username = 'hal' ORDER BY id").all() as { stanza: string }[];
+    assert.deepEqual(rows.map((r) => r.stanza), ['<before/>', '<after/>']);
+    // The memos may have counted the rolled-back rows: they are dropped, so the count is right.
+    assert.equal(store.transaction(() => store.offline.count('localhost', 'hal')), 2);
+  });
 });
 

@@ -20,6 +20,14 @@ const statements = new Map();
 const results = new Map();
 let failed = null;
 let lastCommitOk = true;
+// Each top-level savepoint of a turn is one transaction of the main thread (a chunk of
+// input, a piece of background work). A statement that fails inside one rolls back that
+// one alone; the rest of the turn commits, and the main thread hears which failed.
+let depth = 0;
+let tx = 0;
+let skipping = false;
+let txFailures = [];
+let lastTxFailures = [];
 const message = (e) => String((e && e.message) || e);
 const answer = (m) => { reply.postMessage(m); Atomics.store(flag, 0, 1); Atomics.notify(flag, 0); };
 const report = (e) => parentPort.postMessage({ commitFailed: message(e) });
@@ -27,6 +35,10 @@ function exec(sql) {
   if (sql === 'BEGIN') {
     db.exec('BEGIN');
     failed = null;
+    depth = 0;
+    tx = 0;
+    skipping = false;
+    txFailures = [];
     return;
   }
   if (sql === 'COMMIT' || sql === 'ROLLBACK') {
@@ -37,32 +49,75 @@ function exec(sql) {
     if (db.inTransaction) db.exec('ROLLBACK');
     if (sql === 'COMMIT' && !ok) report(failed);
     lastCommitOk = ok;
+    lastTxFailures = txFailures;
+    txFailures = [];
     failed = null;
     results.clear();
     return;
   }
-  if (!failed) db.exec(sql);
+  if (sql.startsWith('SAVEPOINT ')) {
+    if (depth === 0) tx++;
+    depth++;
+    if (!skipping && !failed) db.exec(sql);
+    return;
+  }
+  if (sql.startsWith('RELEASE ')) {
+    depth--;
+    if (skipping) {
+      if (depth === 0) {
+        db.exec('ROLLBACK TO s0');
+        db.exec('RELEASE s0');
+        skipping = false;
+      }
+      return;
+    }
+    if (!failed) db.exec(sql);
+    return;
+  }
+  if (!failed && !skipping) db.exec(sql);
 }
 function run(op) {
-  if (failed) return;
+  if (failed || skipping) return;
   try {
-    const r = statements.get(op[1]).run(...op[2]);
+    const r = statement(op[1]).run(...op[2]);
     results.set(op[3], { changes: r.changes, lastInsertRowid: Number(r.lastInsertRowid) });
   } catch (e) {
     // Nobody waits for this write: the transaction that carried it must not be reported durable.
-    if (db.inTransaction) failed = e;
+    if (depth > 0) {
+      skipping = true;
+      txFailures.push([tx, message(e)]);
+    } else if (db.inTransaction) failed = e;
     else report(e);
   }
 }
 function read(op) {
   if (failed) throw failed;
-  if (op[0] === 'get') return statements.get(op[1]).get(...op[2]);
-  if (op[0] === 'all') return statements.get(op[1]).all(...op[2]);
+  if (op[0] === 'get') return statement(op[1]).get(...op[2]);
+  if (op[0] === 'all') return statement(op[1]).all(...op[2]);
   if (op[0] === 'pragma') return db.pragma(op[1]);
   if (op[0] === 'result') return results.get(op[1]);
   db.pragma('wal_checkpoint(TRUNCATE)');
   db.close();
   return true;
+}
+// A statement that cannot be prepared yet (its table is being changed by another
+// connection) is prepared again when it is used; the error then goes to whoever used it,
+// instead of killing this thread and leaving the main thread waiting for an answer.
+function prepare(id, sql, pluck) {
+  try {
+    const st = db.prepare(sql);
+    statements.set(id, pluck ? st.pluck() : st);
+  } catch (e) {
+    statements.set(id, { unprepared: true, sql, pluck });
+  }
+}
+function statement(id) {
+  const st = statements.get(id);
+  if (!st.unprepared) return st;
+  const fresh = db.prepare(st.sql);
+  const ready = st.pluck ? fresh.pluck() : fresh;
+  statements.set(id, ready);
+  return ready;
 }
 const utf8 = new TextDecoder();
 function decode(ab, len) {
@@ -93,12 +148,12 @@ parentPort.on('message', (message) => {
   const batch = message.bin ? decode(message.bin, message.len) : message;
   for (const op of batch) {
     switch (op[0]) {
-      case 'prep': { const st = db.prepare(op[2]); statements.set(op[1], op[3] ? st.pluck() : st); break; }
+      case 'prep': prepare(op[1], op[2], op[3]); break;
       case 'run': run(op); break;
       case 'exec':
         try { exec(op[1]); } catch (e) { if (db.inTransaction) failed = failed || e; else report(e); }
         break;
-      case 'durable': parentPort.postMessage({ durable: op[1], ok: lastCommitOk }); break;
+      case 'durable': parentPort.postMessage({ durable: op[1], ok: lastCommitOk, failedTx: lastTxFailures }); break;
       default:
         try { answer({ value: read(op) }); } catch (e) { answer({ error: message(e) }); }
     }
@@ -107,6 +162,9 @@ parentPort.on('message', (message) => {
 `;
 
 type Op = unknown[];
+
+/** How long a read may wait for the storage thread. */
+const CALL_TIMEOUT_MS = 30_000;
 
 const utf8 = new TextEncoder();
 
@@ -253,7 +311,8 @@ export class RemoteStatement {
 /**
  * Stands in for a better-sqlite3 Database on the main thread: writes are
  * described and posted to the storage thread, reads wait for its answer.
- * Prototype: failures of posted writes surface at the turn's commit.
+ * Prototype: failures of posted writes surface at the turn's commit, per
+ * top-level savepoint (one transaction of the main thread).
  */
 export class RemoteDatabase {
   private readonly worker: Worker;
@@ -265,7 +324,7 @@ export class RemoteDatabase {
   private depth = 0;
   private explicit = false;
   private turn = 0;
-  private readonly durableWaiters = new Map<number, (ok: boolean) => void>();
+  private readonly durableWaiters = new Map<number, (ok: boolean, failedTx: [number, string][]) => void>();
   open = true;
 
   constructor(path: string, onCommitFailure: (message: string) => void) {
@@ -273,12 +332,12 @@ export class RemoteDatabase {
     this.replies = port1;
     const module = createRequire(import.meta.url).resolve('better-sqlite3');
     this.worker = new Worker(PROGRAM, { eval: true, workerData: { path, module, reply: port2, flag: this.flag }, transferList: [port2] });
-    this.worker.on('message', (m: { durable?: number; ok?: boolean; commitFailed?: string }) => {
+    this.worker.on('message', (m: { durable?: number; ok?: boolean; failedTx?: [number, string][]; commitFailed?: string }) => {
       if (m.commitFailed !== undefined) onCommitFailure(m.commitFailed);
       if (m.durable === undefined) return;
       const cb = this.durableWaiters.get(m.durable);
       this.durableWaiters.delete(m.durable);
-      cb?.(m.ok === true);
+      cb?.(m.ok === true, m.failedTx ?? []);
     });
     this.worker.on('error', (e) => onCommitFailure(e.message));
   }
@@ -327,7 +386,8 @@ export class RemoteDatabase {
     Atomics.store(this.flag, 0, 0);
     this.flush();
     this.worker.postMessage([op]);
-    while (Atomics.load(this.flag, 0) === 0) Atomics.wait(this.flag, 0, 0, 5000);
+    // Bounded: a storage thread that died must not hang the server.
+    if (Atomics.wait(this.flag, 0, 0, CALL_TIMEOUT_MS) === 'timed-out') throw new Error('the storage thread did not answer');
     const m = receiveMessageOnPort(this.replies)?.message as { value?: unknown; error?: string } | undefined;
     if (!m) throw new Error('storage thread did not answer');
     if (m.error !== undefined) throw new Error(m.error);
@@ -377,8 +437,12 @@ export class RemoteDatabase {
     };
   }
 
-  /** Commits the open transaction; cb hears whether it is on disk. */
-  commit(cb: (ok: boolean) => void): void {
+  /**
+   * Commits the open transaction; cb hears whether it is on disk, and which of
+   * its top-level savepoints (numbered from 1 in the order they began) failed
+   * and were rolled back alone.
+   */
+  commit(cb: (ok: boolean, failedTx: [number, string][]) => void): void {
     this.exec('COMMIT');
     const turn = ++this.turn;
     this.durableWaiters.set(turn, cb);

@@ -15,6 +15,8 @@ import { SqliteServerKeys } from './server-keys.js';
 import { SqliteSmTombstones } from './sm-tombstones.js';
 import { SqliteUnifiedPush } from './unified-push.js';
 
+const NONE_FAILED: ReadonlySet<number> = new Set();
+
 export class SqliteStore implements Store {
   readonly db: Database.Database;
   readonly accounts: SqliteAccounts;
@@ -32,7 +34,10 @@ export class SqliteStore implements Store {
   private readonly caches = new ReadCaches();
   private readonly dataVersion: Database.Statement<[], number>;
   private lastDataVersion: unknown;
-  private groupCommit: { onFailure: (e: unknown) => void; open: boolean; waiting: ((ok: boolean) => void)[] } | null = null;
+  private groupCommit: { onFailure: (e: unknown) => void; open: boolean; waiting: ((ok: boolean, failedTx: ReadonlySet<number>) => void)[] } | null = null;
+  /** Top-level transactions begun in the current turn; the storage thread numbers them the same way. */
+  private turnTx = 0;
+  private level = 0;
 
   /** Set when a storage thread owns the connection (prototype). */
   private readonly remote: RemoteDatabase | null = null;
@@ -92,14 +97,30 @@ export class SqliteStore implements Store {
     if (g && !g.open && this.db.open) {
       this.db.exec('BEGIN');
       g.open = true;
+      this.turnTx = 0;
       setImmediate(() => this.commitTurn());
     }
+    if (this.level === 0) this.turnTx++;
+    this.level++;
     try {
       return this.inTransaction(fn) as T;
     } catch (e) {
       this.forgetUncommitted();
       throw e;
+    } finally {
+      this.level--;
     }
+  }
+
+  get failsLate(): boolean {
+    return this.remote !== null;
+  }
+
+  whenCommitted(cb: (ok: boolean) => void): void {
+    const g = this.groupCommit;
+    if (!this.remote || !g?.open) return this.whenDurable(cb);
+    const tx = this.turnTx;
+    g.waiting.push((ok, failedTx) => cb(ok && !failedTx.has(tx)));
   }
 
   /** After a rollback: the memos may hold what it undid, and an outbox id block it reserved is gone. */
@@ -129,9 +150,10 @@ export class SqliteStore implements Store {
     const waiting = g.waiting;
     g.waiting = [];
     if (this.remote) {
-      this.remote.commit((ok) => {
-        if (!ok) this.forgetUncommitted();
-        for (const cb of waiting) cb(ok);
+      this.remote.commit((ok, failures) => {
+        const failedTx = new Set(failures.map(([tx]) => tx));
+        if (!ok || failedTx.size > 0) this.forgetUncommitted();
+        for (const cb of waiting) cb(ok, failedTx);
       });
       return;
     }
@@ -148,7 +170,7 @@ export class SqliteStore implements Store {
         g.onFailure(e2);
       }
     }
-    for (const cb of waiting) cb(ok);
+    for (const cb of waiting) cb(ok, NONE_FAILED);
   }
 
   close(): void {
