@@ -144,8 +144,8 @@ function decode(ab, len) {
   }
   return ops;
 }
-parentPort.on('message', (message) => {
-  const batch = message.bin ? decode(message.bin, message.len) : message;
+parentPort.on('message', (m) => {
+  const batch = m.bin ? decode(m.bin, m.len) : m;
   for (const op of batch) {
     switch (op[0]) {
       case 'prep': prepare(op[1], op[2], op[3]); break;
