@@ -43,7 +43,7 @@ export class Server {
     readonly config: Config,
     readonly log: Logger,
   ) {
-    this.store = new SqliteStore(storagePath(config));
+    this.store = new SqliteStore(storagePath(config), { storageThread: config.storage.thread });
     // Everything stored in one event-loop turn shares one commit; output waits for it (whenDurable).
     // A failed commit is already handled where it matters: waiting connections are dropped unsent.
     if (config.storage.group_commit) this.store.enableGroupCommit((e) => log.error({ err: e }, 'group commit failed'));

@@ -195,8 +195,9 @@ export class ClientSession {
       return;
     }
     const through = tracker?.inbound;
-    this.ctx.store.whenDurable((durable) => {
+    this.ctx.store.whenCommitted((durable) => {
       tracker?.inputCommitted(durable, through);
+      // A storage thread reports a failed write only now (committed() has logged it): same outcome as above.
       if (durable) transport.uncork();
       else transport.destroy();
     });

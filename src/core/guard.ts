@@ -11,6 +11,8 @@ import type { ServerContext } from './context.js';
 export function committed(store: Store, log: Logger, failure: string, work: () => void, context: object = {}): boolean {
   try {
     store.transaction(work);
+    // With a storage thread a failed write is only known at the turn's commit.
+    if (store.failsLate) store.whenCommitted((ok) => ok || log.error(context, failure));
     return true;
   } catch (e) {
     log.error({ err: e, ...context }, failure);

@@ -257,20 +257,34 @@ export class OutboxWorker {
     const batch = this.pendingSettlements;
     if (batch.length === 0) return;
     this.pendingSettlements = [];
+    const store = this.ctx.store;
     try {
-      this.ctx.store.pushOutbox.settle(batch);
+      store.transaction(() => store.pushOutbox.settle(batch));
     } catch (e) {
-      // The outcomes are known, only recording them failed: keep the entries out of the scans
-      // (re-sending delivered pushes every second would flood the push services) and try again.
-      this.ctx.log.error({ err: e, entries: batch.length }, 'outbox update failed; retrying in 5 s');
-      this.pendingSettlements = [...batch, ...this.pendingSettlements];
-      setTimeout(() => this.flush(), 5000).unref();
+      this.settleFailed(batch, e);
       return;
     }
+    // A storage thread says only at the commit whether the outcomes were written.
+    if (store.failsLate) store.whenCommitted((ok) => (ok ? this.settled(batch) : this.settleFailed(batch, new Error('the storage thread rolled the update back'))));
+    else this.settled(batch);
+  }
+
+  private settled(batch: readonly { id: number }[]): void {
     for (const s of batch) this.inflight.delete(s.id);
     if (this.backlog) {
       this.backlog = false;
       this.kick();
     }
+  }
+
+  /**
+   * The outcomes are known, only recording them failed: keep the entries out
+   * of the scans (re-sending delivered pushes every second would flood the
+   * push services) and try again.
+   */
+  private settleFailed(batch: typeof this.pendingSettlements, e: unknown): void {
+    this.ctx.log.error({ err: e, entries: batch.length }, 'outbox update failed; retrying in 5 s');
+    this.pendingSettlements = [...batch, ...this.pendingSettlements];
+    setTimeout(() => this.flush(), 5000).unref();
   }
 }

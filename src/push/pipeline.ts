@@ -46,30 +46,33 @@ function install(ctx: ServerContext): void {
    * One stanza often triggers twice in one dispatch (archived, then offline):
    * which registrations accepted it is remembered for the rest of the
    * synchronous dispatch only, so the second trigger costs no match and no
-   * outbox lookup. A stanza can sit in an SM queue for hours and trigger again
-   * later, when the registrations may have changed, so the memo is forgotten
-   * at the next microtask. (The registrations themselves are memoized by the
-   * store.)
+   * outbox lookup. The memo is keyed by user and stanza key, not by the
+   * stanza object, so a carbon (another object around the same message) is
+   * caught here too. A stanza can sit in an SM queue for hours and trigger
+   * again later, when the registrations may have changed, so the memo is
+   * forgotten at the next microtask. (The registrations themselves are
+   * memoized by the store.)
    */
-  const seen = new Map<object, { user: string; accepted: Set<number> }>();
+  const seen = new Map<string, Set<number>>();
 
   const accept = (e: PushTriggerEvent): void => {
     metrics.triggers.inc({ reason: e.reason });
     const regs = ctx.store.pushRegistrations.forUser(e.host, e.username);
     if (regs.length === 0) return;
     const user = `${e.username}@${e.host}`;
-    let memo = seen.get(e.stanza);
-    if (!memo || memo.user !== user) {
-      memo = { user, accepted: new Set() };
-      if (seen.size === 0) queueMicrotask(() => seen.clear());
-      seen.set(e.stanza, memo);
-    }
     const key = stanzaKey(e.stanza, user);
+    const memoKey = `${user} ${key}`;
+    let accepted = seen.get(memoKey);
+    if (!accepted) {
+      accepted = new Set();
+      if (seen.size === 0) queueMicrotask(() => seen.clear());
+      seen.set(memoKey, accepted);
+    }
     const now = Date.now();
     for (const reg of regs) {
       const frontend = frontends.get(reg.frontend);
       if (!frontend) continue;
-      if (memo.accepted.has(reg.id)) {
+      if (accepted.has(reg.id)) {
         metrics.deduplicated.inc({ frontend: reg.frontend });
         continue;
       }
@@ -112,7 +115,7 @@ function install(ctx: ServerContext): void {
       const id = ctx.store.pushOutbox.add(entry);
       if (id === null) continue;
       entry.id = id;
-      memo.accepted.add(reg.id);
+      accepted.add(reg.id);
       worker.enqueue(entry, prepared);
     }
   };

@@ -71,7 +71,7 @@ export interface OfflineMessage {
 }
 
 export interface OfflineRepository {
-  store(host: string, username: string, stanza: string, stamp: number): number;
+  store(host: string, username: string, stanza: string, stamp: number): void;
   count(host: string, username: string): number;
   list(host: string, username: string): OfflineMessage[];
   delete(host: string, username: string, ids: number[]): void;
@@ -297,5 +297,13 @@ export interface Store {
    * committed (true) or was rolled back by a failed commit (false).
    */
   whenDurable(cb: (ok: boolean) => void): void;
+  /**
+   * Like whenDurable, for the transaction that just ended: false also when
+   * that transaction alone was rolled back at the commit. Only a storage
+   * thread fails a transaction that late (failsLate); otherwise its failure
+   * was thrown from transaction() already.
+   */
+  whenCommitted(cb: (ok: boolean) => void): void;
+  readonly failsLate: boolean;
   close(): void;
 }

@@ -21,10 +21,9 @@ export class SqliteOffline implements OfflineRepository {
     this.deleteStmt = db.prepare('DELETE FROM offline WHERE id = ? AND host = ? AND username = ?');
   }
 
-  store(host: string, username: string, stanza: string, stamp: number): number {
-    const id = Number(this.insertStmt.run(host, username, stanza, stamp).lastInsertRowid);
+  store(host: string, username: string, stanza: string, stamp: number): void {
+    this.insertStmt.run(host, username, stanza, stamp);
     this.counts.update(userKey(host, username), (n) => n + 1);
-    return id;
   }
 
   count(host: string, username: string): number {

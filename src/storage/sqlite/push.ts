@@ -154,6 +154,9 @@ const toEntry = (r: OutboxRow): OutboxEntry => ({
   lastError: r.last_error,
 });
 
+/** Outbox ids reserved at a time. */
+const ID_BLOCK = 1000;
+
 export class SqlitePushOutbox implements PushOutboxRepository {
   private readonly addStmt: Statement;
   private readonly getStmt: Statement<[number], OutboxRow>;
@@ -166,10 +169,26 @@ export class SqlitePushOutbox implements PushOutboxRepository {
   private readonly waitingStmt: Statement<[string], { registrationId: number; service: string }>;
   private readonly expediteStmt: Statement<[{ now: number; id: number; condition: string }]>;
 
+  /**
+   * Entry ids are handed out here, from a block reserved in sqlite_sequence,
+   * so adding an entry needs no answer from the database (a storage thread
+   * may run the insert later), and an insert by another process (`herald
+   * push test`, AUTOINCREMENT) lands past the block instead of on an id we
+   * are about to use.
+   */
+  private nextId = 0;
+  private blockEnd = 0;
+  private readonly ensureSequenceStmt: Statement;
+  private readonly reserveStmt: Statement<[], { seq: number }>;
+
   constructor(private readonly db: Database) {
     this.addStmt = db.prepare(
-      `INSERT OR IGNORE INTO push_outbox (registration_id, dedup_key, reason, important, priority, batched, payload, state, created_at, not_before)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+      `INSERT OR IGNORE INTO push_outbox (id, registration_id, dedup_key, reason, important, priority, batched, payload, state, created_at, not_before)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+    );
+    this.ensureSequenceStmt = db.prepare("INSERT INTO sqlite_sequence (name, seq) SELECT 'push_outbox', 0 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'push_outbox')");
+    this.reserveStmt = db.prepare(
+      `UPDATE sqlite_sequence SET seq = max(seq, coalesce((SELECT max(id) FROM push_outbox), 0)) + ${ID_BLOCK} WHERE name = 'push_outbox' RETURNING seq`,
     );
     this.getStmt = db.prepare('SELECT * FROM push_outbox WHERE id = ?');
     this.hasStmt = db.prepare('SELECT 1 AS one FROM push_outbox WHERE registration_id = ? AND dedup_key = ?');
@@ -187,9 +206,24 @@ export class SqlitePushOutbox implements PushOutboxRepository {
     );
   }
 
+  /** The caller has checked has(): an entry for the same registration and key is not added twice. */
   add(e: NewOutboxEntry): number | null {
-    const r = this.addStmt.run(e.registrationId, e.dedupKey, e.reason, e.important ? 1 : 0, e.priority, e.batched ? 1 : 0, e.payload, Date.now(), e.notBefore);
-    return r.changes === 1 ? Number(r.lastInsertRowid) : null;
+    if (this.nextId >= this.blockEnd) this.reserve();
+    const id = this.nextId++;
+    this.addStmt.run(id, e.registrationId, e.dedupKey, e.reason, e.important ? 1 : 0, e.priority, e.batched ? 1 : 0, e.payload, Date.now(), e.notBefore);
+    return id;
+  }
+
+  private reserve(): void {
+    this.ensureSequenceStmt.run();
+    const end = (this.reserveStmt.get() as { seq: number }).seq;
+    this.nextId = end - ID_BLOCK + 1;
+    this.blockEnd = end + 1;
+  }
+
+  /** The transaction that reserved the block may have been rolled back: reserve afresh next time. */
+  forgetReservation(): void {
+    this.blockEnd = 0;
   }
 
   get(id: number): OutboxEntry | undefined {

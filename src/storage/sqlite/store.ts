@@ -9,10 +9,13 @@ import { SqliteOffline } from './offline.js';
 import { SqlitePep } from './pep.js';
 import { SqlitePushOutbox, SqlitePushRegistrations } from './push.js';
 import { ReadCaches } from './read-cache.js';
+import { RemoteDatabase } from './remote-db.js';
 import { SqliteRoster } from './roster.js';
 import { SqliteServerKeys } from './server-keys.js';
 import { SqliteSmTombstones } from './sm-tombstones.js';
 import { SqliteUnifiedPush } from './unified-push.js';
+
+const NONE_FAILED: ReadonlySet<number> = new Set();
 
 export class SqliteStore implements Store {
   readonly db: Database.Database;
@@ -31,9 +34,15 @@ export class SqliteStore implements Store {
   private readonly caches = new ReadCaches();
   private readonly dataVersion: Database.Statement<[], number>;
   private lastDataVersion: unknown;
-  private groupCommit: { onFailure: (e: unknown) => void; open: boolean; waiting: ((ok: boolean) => void)[] } | null = null;
+  private groupCommit: { onFailure: (e: unknown) => void; open: boolean; waiting: ((ok: boolean, failedTx: ReadonlySet<number>) => void)[] } | null = null;
+  /** Top-level transactions begun in the current turn; the storage thread numbers them the same way. */
+  private turnTx = 0;
+  private level = 0;
 
-  constructor(path: string) {
+  /** Set when a storage thread owns the connection (prototype). */
+  private readonly remote: RemoteDatabase | null = null;
+
+  constructor(path: string, options: { storageThread?: boolean } = {}) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     // WAL with synchronous=NORMAL: a committed row survives a process crash
@@ -48,6 +57,12 @@ export class SqliteStore implements Store {
     this.db.pragma('wal_autocheckpoint = 20000');
     this.db.pragma('foreign_keys = ON');
     migrate(this.db);
+    if (options.storageThread && path !== ':memory:') {
+      this.db.close();
+      this.remote = new RemoteDatabase(path, (message) => this.groupCommit?.onFailure(new Error(message)));
+      // The repositories only use the part of better-sqlite3's API that RemoteDatabase mirrors.
+      this.db = this.remote as unknown as Database.Database;
+    }
     this.inTransaction = this.db.transaction((fn: () => unknown) => fn());
     this.dataVersion = this.db.prepare<[], number>('PRAGMA data_version').pluck();
     this.lastDataVersion = this.dataVersion.get();
@@ -82,14 +97,36 @@ export class SqliteStore implements Store {
     if (g && !g.open && this.db.open) {
       this.db.exec('BEGIN');
       g.open = true;
+      this.turnTx = 0;
       setImmediate(() => this.commitTurn());
     }
+    if (this.level === 0) this.turnTx++;
+    this.level++;
     try {
       return this.inTransaction(fn) as T;
     } catch (e) {
-      this.caches.clear(); // they may hold what the rollback undid
+      this.forgetUncommitted();
       throw e;
+    } finally {
+      this.level--;
     }
+  }
+
+  get failsLate(): boolean {
+    return this.remote !== null;
+  }
+
+  whenCommitted(cb: (ok: boolean) => void): void {
+    const g = this.groupCommit;
+    if (!this.remote || !g?.open) return this.whenDurable(cb);
+    const tx = this.turnTx;
+    g.waiting.push((ok, failedTx) => cb(ok && !failedTx.has(tx)));
+  }
+
+  /** After a rollback: the memos may hold what it undid, and an outbox id block it reserved is gone. */
+  private forgetUncommitted(): void {
+    this.caches.clear();
+    this.pushOutbox.forgetReservation();
   }
 
   /** Another connection (the `herald` CLI) committed since we last looked: our memos may be stale. */
@@ -112,12 +149,20 @@ export class SqliteStore implements Store {
     g.open = false;
     const waiting = g.waiting;
     g.waiting = [];
+    if (this.remote) {
+      this.remote.commit((ok, failures) => {
+        const failedTx = new Set(failures.map(([tx]) => tx));
+        if (!ok || failedTx.size > 0) this.forgetUncommitted();
+        for (const cb of waiting) cb(ok, failedTx);
+      });
+      return;
+    }
     let ok = true;
     try {
       this.db.exec('COMMIT');
     } catch (e) {
       ok = false;
-      this.caches.clear();
+      this.forgetUncommitted();
       g.onFailure(e);
       try {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
@@ -125,7 +170,7 @@ export class SqliteStore implements Store {
         g.onFailure(e2);
       }
     }
-    for (const cb of waiting) cb(ok);
+    for (const cb of waiting) cb(ok, NONE_FAILED);
   }
 
   close(): void {

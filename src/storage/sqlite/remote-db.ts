@@ -1,0 +1,459 @@
+import { createRequire } from 'node:module';
+import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from 'node:worker_threads';
+
+/**
+ * The storage thread's program: the only connection that touches the
+ * database while the server runs. It runs what the main thread describes, in
+ * order; a read or a result the main thread waits for is answered on the
+ * reply port and signalled through the shared flag (the main thread is
+ * blocked in Atomics.wait, so its event loop cannot hear a message).
+ */
+const PROGRAM = `
+const { workerData, parentPort } = require('node:worker_threads');
+const Database = require(workerData.module);
+const db = new Database(workerData.path);
+db.pragma('busy_timeout = 5000');
+db.pragma('synchronous = NORMAL');
+db.pragma('foreign_keys = ON');
+const { reply, flag } = workerData;
+const statements = new Map();
+const results = new Map();
+let failed = null;
+let lastCommitOk = true;
+// Each top-level savepoint of a turn is one transaction of the main thread (a chunk of
+// input, a piece of background work). A statement that fails inside one rolls back that
+// one alone; the rest of the turn commits, and the main thread hears which failed.
+let depth = 0;
+let tx = 0;
+let skipping = false;
+let txFailures = [];
+let lastTxFailures = [];
+const message = (e) => String((e && e.message) || e);
+const answer = (m) => { reply.postMessage(m); Atomics.store(flag, 0, 1); Atomics.notify(flag, 0); };
+const report = (e) => parentPort.postMessage({ commitFailed: message(e) });
+function exec(sql) {
+  if (sql === 'BEGIN') {
+    db.exec('BEGIN');
+    failed = null;
+    depth = 0;
+    tx = 0;
+    skipping = false;
+    txFailures = [];
+    return;
+  }
+  if (sql === 'COMMIT' || sql === 'ROLLBACK') {
+    let ok = sql === 'COMMIT' && !failed;
+    if (ok) {
+      try { db.exec('COMMIT'); } catch (e) { ok = false; failed = e; }
+    }
+    if (db.inTransaction) db.exec('ROLLBACK');
+    if (sql === 'COMMIT' && !ok) report(failed);
+    lastCommitOk = ok;
+    lastTxFailures = txFailures;
+    txFailures = [];
+    failed = null;
+    results.clear();
+    return;
+  }
+  if (sql.startsWith('SAVEPOINT ')) {
+    if (depth === 0) tx++;
+    depth++;
+    if (!skipping && !failed) db.exec(sql);
+    return;
+  }
+  if (sql.startsWith('RELEASE ')) {
+    depth--;
+    if (skipping) {
+      if (depth === 0) {
+        db.exec('ROLLBACK TO s0');
+        db.exec('RELEASE s0');
+        skipping = false;
+      }
+      return;
+    }
+    if (!failed) db.exec(sql);
+    return;
+  }
+  if (!failed && !skipping) db.exec(sql);
+}
+function run(op) {
+  if (failed || skipping) return;
+  try {
+    const r = statement(op[1]).run(...op[2]);
+    results.set(op[3], { changes: r.changes, lastInsertRowid: Number(r.lastInsertRowid) });
+  } catch (e) {
+    // Nobody waits for this write: the transaction that carried it must not be reported durable.
+    if (depth > 0) {
+      skipping = true;
+      txFailures.push([tx, message(e)]);
+    } else if (db.inTransaction) failed = e;
+    else report(e);
+  }
+}
+function read(op) {
+  if (failed) throw failed;
+  if (op[0] === 'get') return statement(op[1]).get(...op[2]);
+  if (op[0] === 'all') return statement(op[1]).all(...op[2]);
+  if (op[0] === 'pragma') return db.pragma(op[1]);
+  if (op[0] === 'result') return results.get(op[1]);
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.close();
+  return true;
+}
+// A statement that cannot be prepared yet (its table is being changed by another
+// connection) is prepared again when it is used; the error then goes to whoever used it,
+// instead of killing this thread and leaving the main thread waiting for an answer.
+function prepare(id, sql, pluck) {
+  try {
+    const st = db.prepare(sql);
+    statements.set(id, pluck ? st.pluck() : st);
+  } catch (e) {
+    statements.set(id, { unprepared: true, sql, pluck });
+  }
+}
+function statement(id) {
+  const st = statements.get(id);
+  if (!st.unprepared) return st;
+  const fresh = db.prepare(st.sql);
+  const ready = st.pluck ? fresh.pluck() : fresh;
+  statements.set(id, ready);
+  return ready;
+}
+const utf8 = new TextDecoder();
+function decode(ab, len) {
+  const bytes = new Uint8Array(ab, 0, len);
+  const view = new DataView(ab);
+  let pos = 0;
+  const u32 = () => { const v = view.getUint32(pos); pos += 4; return v; };
+  const str = () => { const n = u32(); const v = utf8.decode(bytes.subarray(pos, pos + n)); pos += n; return v; };
+  const value = () => {
+    const t = bytes[pos++];
+    if (t === 0) return null;
+    if (t === 1) { const v = view.getFloat64(pos); pos += 8; return v; }
+    if (t === 2) return str();
+    if (t === 3) { const n = u32(); const v = Buffer.from(bytes.subarray(pos, pos + n)); pos += n; return v; }
+    return JSON.parse(str());
+  };
+  const ops = [];
+  while (pos < len) {
+    const tag = bytes[pos++];
+    if (tag === 1) { const id = u32(); const sql = str(); ops.push(['prep', id, sql, bytes[pos++] === 1]); }
+    else if (tag === 2) { const id = u32(); const seq = u32(); const n = bytes[pos++]; const args = []; for (let i = 0; i < n; i++) args.push(value()); ops.push(['run', id, args, seq]); }
+    else if (tag === 3) ops.push(['exec', str()]);
+    else ops.push(['durable', u32()]);
+  }
+  return ops;
+}
+parentPort.on('message', (m) => {
+  const batch = m.bin ? decode(m.bin, m.len) : m;
+  for (const op of batch) {
+    switch (op[0]) {
+      case 'prep': prepare(op[1], op[2], op[3]); break;
+      case 'run': run(op); break;
+      case 'exec':
+        try { exec(op[1]); } catch (e) { if (db.inTransaction) failed = failed || e; else report(e); }
+        break;
+      case 'durable': parentPort.postMessage({ durable: op[1], ok: lastCommitOk, failedTx: lastTxFailures }); break;
+      default:
+        try { answer({ value: read(op) }); } catch (e) { answer({ error: message(e) }); }
+    }
+  }
+});
+`;
+
+type Op = unknown[];
+
+/** How long a read may wait for the storage thread. */
+const CALL_TIMEOUT_MS = 30_000;
+
+const utf8 = new TextEncoder();
+
+/** A structured clone turns a row's Buffers into plain Uint8Arrays; the repositories expect Buffers. */
+function asBuffers(v: unknown): unknown {
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  if (Array.isArray(v)) return v.map(asBuffers);
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    for (const k in o) if (o[k] instanceof Uint8Array) o[k] = asBuffers(o[k]);
+  }
+  return v;
+}
+
+/**
+ * The operations nobody waits for, written as bytes into a buffer that is
+ * transferred, not copied, to the storage thread: a structured clone of
+ * arrays of strings cost the main thread more than the SQLite work it saved.
+ */
+class OpWriter {
+  private buf = new Uint8Array(64 * 1024);
+  private view = new DataView(this.buf.buffer);
+  pos = 0;
+
+  private room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const bigger = new Uint8Array(size);
+    bigger.set(this.buf.subarray(0, this.pos));
+    this.buf = bigger;
+    this.view = new DataView(bigger.buffer);
+  }
+
+  u8(v: number): void {
+    this.room(1);
+    this.buf[this.pos++] = v;
+  }
+
+  u32(v: number): void {
+    this.room(4);
+    this.view.setUint32(this.pos, v);
+    this.pos += 4;
+  }
+
+  str(s: string): void {
+    this.room(4 + s.length * 3);
+    const at = this.pos;
+    const { written } = utf8.encodeInto(s, this.buf.subarray(at + 4));
+    this.view.setUint32(at, written);
+    this.pos = at + 4 + written;
+  }
+
+  value(v: unknown): void {
+    if (v === null || v === undefined) return this.u8(0);
+    if (typeof v === 'number') {
+      this.u8(1);
+      this.room(8);
+      this.view.setFloat64(this.pos, v);
+      this.pos += 8;
+      return;
+    }
+    if (typeof v === 'string') {
+      this.u8(2);
+      return this.str(v);
+    }
+    if (v instanceof Uint8Array) {
+      this.u8(3);
+      this.u32(v.length);
+      this.room(v.length);
+      this.buf.set(v, this.pos);
+      this.pos += v.length;
+      return;
+    }
+    this.u8(4);
+    this.str(JSON.stringify(v));
+  }
+
+  /** Hands over the bytes written so far; the next batch starts in a fresh buffer of about the same size. */
+  take(): { bin: ArrayBuffer; len: number } {
+    const out = { bin: this.buf.buffer as ArrayBuffer, len: this.pos };
+    this.buf = new Uint8Array(Math.max(64 * 1024, this.buf.length));
+    this.view = new DataView(this.buf.buffer);
+    this.pos = 0;
+    return out;
+  }
+}
+
+/** What better-sqlite3's run() returns; read lazily, since reading it means waiting for the storage thread. */
+interface RunResult {
+  readonly changes: number;
+  readonly lastInsertRowid: number;
+}
+
+export class RemoteStatement {
+  private plucked = false;
+  private prepared = false;
+
+  constructor(
+    private readonly db: RemoteDatabase,
+    private readonly id: number,
+    private readonly sql: string,
+  ) {}
+
+  pluck(): this {
+    this.plucked = true;
+    return this;
+  }
+
+  private ensure(): void {
+    if (this.prepared) return;
+    this.prepared = true;
+    this.db.post(['prep', this.id, this.sql, this.plucked]);
+  }
+
+  run(...args: unknown[]): RunResult {
+    this.ensure();
+    const seq = this.db.nextSeq();
+    this.db.post(['run', this.id, args, seq]);
+    const db = this.db;
+    let r: RunResult | undefined;
+    const result = (): RunResult => (r ??= db.call(['result', seq]) as RunResult);
+    return {
+      get changes() {
+        return result().changes;
+      },
+      get lastInsertRowid() {
+        return result().lastInsertRowid;
+      },
+    };
+  }
+
+  get(...args: unknown[]): unknown {
+    this.ensure();
+    return this.db.call(['get', this.id, args]);
+  }
+
+  all(...args: unknown[]): unknown[] {
+    this.ensure();
+    return this.db.call(['all', this.id, args]) as unknown[];
+  }
+}
+
+/**
+ * Stands in for a better-sqlite3 Database on the main thread: writes are
+ * described and posted to the storage thread, reads wait for its answer.
+ * Prototype: failures of posted writes surface at the turn's commit, per
+ * top-level savepoint (one transaction of the main thread).
+ */
+export class RemoteDatabase {
+  private readonly worker: Worker;
+  private readonly replies: MessagePort;
+  private readonly flag = new Int32Array(new SharedArrayBuffer(4));
+  private readonly ops = new OpWriter();
+  private statements = 0;
+  private seq = 0;
+  private depth = 0;
+  private explicit = false;
+  private turn = 0;
+  private readonly durableWaiters = new Map<number, (ok: boolean, failedTx: [number, string][]) => void>();
+  open = true;
+
+  constructor(path: string, onCommitFailure: (message: string) => void) {
+    const { port1, port2 } = new MessageChannel();
+    this.replies = port1;
+    const module = createRequire(import.meta.url).resolve('better-sqlite3');
+    this.worker = new Worker(PROGRAM, { eval: true, workerData: { path, module, reply: port2, flag: this.flag }, transferList: [port2] });
+    this.worker.on('message', (m: { durable?: number; ok?: boolean; failedTx?: [number, string][]; commitFailed?: string }) => {
+      if (m.commitFailed !== undefined) onCommitFailure(m.commitFailed);
+      if (m.durable === undefined) return;
+      const cb = this.durableWaiters.get(m.durable);
+      this.durableWaiters.delete(m.durable);
+      cb?.(m.ok === true, m.failedTx ?? []);
+    });
+    this.worker.on('error', (e) => onCommitFailure(e.message));
+  }
+
+  nextSeq(): number {
+    return ++this.seq;
+  }
+
+  post(op: Op): void {
+    const w = this.ops;
+    switch (op[0]) {
+      case 'prep':
+        w.u8(1);
+        w.u32(op[1] as number);
+        w.str(op[2] as string);
+        w.u8(op[3] ? 1 : 0);
+        return;
+      case 'run': {
+        const args = op[2] as unknown[];
+        w.u8(2);
+        w.u32(op[1] as number);
+        w.u32(op[3] as number);
+        w.u8(args.length);
+        for (const a of args) w.value(a);
+        return;
+      }
+      case 'exec':
+        w.u8(3);
+        w.str(op[1] as string);
+        return;
+      default:
+        w.u8(4);
+        w.u32(op[1] as number);
+    }
+  }
+
+  /** Sends what is waiting; nothing is answered. */
+  flush(): void {
+    if (this.ops.pos === 0) return;
+    const batch = this.ops.take();
+    this.worker.postMessage(batch, [batch.bin]);
+  }
+
+  /** Sends what is waiting plus one request, and blocks until the storage thread answers it. */
+  call(op: Op): unknown {
+    Atomics.store(this.flag, 0, 0);
+    this.flush();
+    this.worker.postMessage([op]);
+    // Bounded: a storage thread that died must not hang the server.
+    if (Atomics.wait(this.flag, 0, 0, CALL_TIMEOUT_MS) === 'timed-out') throw new Error('the storage thread did not answer');
+    const m = receiveMessageOnPort(this.replies)?.message as { value?: unknown; error?: string } | undefined;
+    if (!m) throw new Error('storage thread did not answer');
+    if (m.error !== undefined) throw new Error(m.error);
+    return asBuffers(m.value);
+  }
+
+  prepare(sql: string): RemoteStatement {
+    return new RemoteStatement(this, ++this.statements, sql);
+  }
+
+  exec(sql: string): void {
+    if (sql === 'BEGIN') this.explicit = true;
+    else if (sql === 'COMMIT' || sql === 'ROLLBACK') this.explicit = false;
+    this.post(['exec', sql]);
+  }
+
+  pragma(sql: string): unknown {
+    return this.call(['pragma', sql]);
+  }
+
+  get inTransaction(): boolean {
+    return this.explicit || this.depth > 0;
+  }
+
+  /** better-sqlite3's transaction(): BEGIN/COMMIT at the top, savepoints inside. */
+  transaction<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
+    return (...args: A): R => {
+      const nested = this.inTransaction;
+      const name = `s${this.depth}`;
+      this.exec(nested ? `SAVEPOINT ${name}` : 'BEGIN');
+      if (!nested) this.explicit = false;
+      this.depth++;
+      try {
+        const r = fn(...args);
+        this.depth--;
+        if (nested) this.post(['exec', `RELEASE ${name}`]);
+        else this.post(['exec', 'COMMIT']);
+        return r;
+      } catch (e) {
+        this.depth--;
+        if (nested) {
+          this.post(['exec', `ROLLBACK TO ${name}`]);
+          this.post(['exec', `RELEASE ${name}`]);
+        } else this.post(['exec', 'ROLLBACK']);
+        throw e;
+      }
+    };
+  }
+
+  /**
+   * Commits the open transaction; cb hears whether it is on disk, and which of
+   * its top-level savepoints (numbered from 1 in the order they began) failed
+   * and were rolled back alone.
+   */
+  commit(cb: (ok: boolean, failedTx: [number, string][]) => void): void {
+    this.exec('COMMIT');
+    const turn = ++this.turn;
+    this.durableWaiters.set(turn, cb);
+    this.post(['durable', turn]);
+    this.flush();
+  }
+
+  close(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.call(['close']);
+    void this.worker.terminate();
+  }
+}

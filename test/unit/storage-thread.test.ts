@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { SqliteStore } from '../../src/storage/sqlite/store.js';
+
+const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+const durable = (store: SqliteStore): Promise<boolean> => new Promise((r) => store.whenDurable(r));
+
+describe('SQLite store with a storage thread (prototype)', () => {
+  let dir: string;
+  let path: string;
+  let store: SqliteStore;
+  let other: Database.Database;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'herald-thread-'));
+    path = join(dir, 'herald.sqlite');
+    store = new SqliteStore(path, { storageThread: true });
+    store.enableGroupCommit(() => undefined);
+    other = new Database(path);
+    other.pragma('busy_timeout = 5000');
+  });
+  afterEach(() => {
+    other.close();
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('another connection sees a turn’s writes once whenDurable says so', async () => {
+    store.transaction(() => {
+      store.offline.store('localhost', 'alice', '<message id="1"/>', 1);
+      store.offline.store('localhost', 'alice', '<message id="2"/>', 2);
+    });
+    assert.equal(await durable(store), true);
+    const rows = other.prepare("SELECT stanza FROM offline WHERE username = 'alice' ORDER BY id").all() as { stanza: string }[];
+    assert.deepEqual(rows.map((r) => r.stanza), ['<message id="1"/>', '<message id="2"/>']);
+    assert.equal(store.transaction(() => store.offline.count('localhost', 'alice')), 2);
+  });
+
+  it('a failing handler’s writes are undone, the rest of the turn is kept', async () => {
+    store.transaction(() => store.offline.store('localhost', 'bob', '<kept/>', 1));
+    assert.throws(() =>
+      store.transaction(() => {
+        store.offline.store('localhost', 'bob', '<undone/>', 2);
+        throw new Error('handler failed');
+      }),
+    );
+    assert.equal(await durable(store), true);
+    const rows = other.prepare("SELECT stanza FROM offline WHERE username = 'bob'").all() as { stanza: string }[];
+    assert.deepEqual(rows.map((r) => r.stanza), ['<kept/>']);
+  });
+
+  it('a write by another connection (the herald CLI) drops the memos at the next turn', async () => {
+    const id = store.transaction(() =>
+      store.pushRegistrations.upsert({ host: 'localhost', username: 'erin', frontend: 'xep0357', service: 'push.example', node: 'n1', resource: null, options: '{}' }),
+    );
+    assert.equal(await durable(store), true);
+    assert.equal(store.transaction(() => store.pushRegistrations.forUser('localhost', 'erin')).length, 1);
+    other.prepare('DELETE FROM push_registrations WHERE id = ?').run(id);
+    await nextTurn();
+    assert.deepEqual(store.transaction(() => store.pushRegistrations.forUser('localhost', 'erin')), []);
+  });
+
+  it('gives Buffers back from a read', async () => {
+    const key = Buffer.from([1, 2, 3, 250]);
+    store.transaction(() => store.serverKeys.set('test-key', key));
+    assert.equal(await durable(store), true);
+    const back = store.transaction(() => store.serverKeys.get('test-key'));
+    assert.ok(Buffer.isBuffer(back));
+    assert.deepEqual(back, key);
+  });
+
+  it('outbox ids: another process’s entries land past the block the server reserved, none is lost', async () => {
+    const reg = store.transaction(() =>
+      store.pushRegistrations.upsert({ host: 'localhost', username: 'frank', frontend: 'xep0357', service: 'push.example', node: 'n', resource: null, options: '{}' }),
+    );
+    const entry = (key: string) => ({ registrationId: reg, dedupKey: key, reason: 'offline', important: true, priority: 'high', batched: false, payload: `<p>${key}</p>`, notBefore: 0 });
+    const first = store.transaction(() => store.pushOutbox.add(entry('server-1')));
+    assert.equal(await durable(store), true);
+    const cli = new SqliteStore(path); // what `herald push test` opens
+    const fromCli = cli.transaction(() => cli.pushOutbox.add(entry('cli-1')));
+    cli.close();
+    const second = store.transaction(() => store.pushOutbox.add(entry('server-2')));
+    assert.equal(await durable(store), true);
+    assert.equal(new Set([first, fromCli, second]).size, 3, `${String(first)} ${String(fromCli)} ${String(second)}`);
+    const rows = other.prepare('SELECT id, dedup_key FROM push_outbox ORDER BY dedup_key').all() as { id: number; dedup_key: string }[];
+    assert.deepEqual(rows, [
+      { id: fromCli, dedup_key: 'cli-1' },
+      { id: first, dedup_key: 'server-1' },
+      { id: second, dedup_key: 'server-2' },
+    ]);
+  });
+
+  it('outbox ids: a block reserved in a turn that failed to commit is not used again', async () => {
+    const reg = store.transaction(() =>
+      store.pushRegistrations.upsert({ host: 'localhost', username: 'gina', frontend: 'xep0357', service: 'push.example', node: 'n', resource: null, options: '{}' }),
+    );
+    assert.equal(await durable(store), true);
+    const entry = (key: string) => ({ registrationId: reg, dedupKey: key, reason: 'offline', important: true, priority: 'high', batched: false, payload: '<p/>', notBefore: 0 });
+    other.exec('CREATE TABLE parent (id INTEGER PRIMARY KEY); CREATE TABLE child (p INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)');
+    const lost = store.transaction(() => {
+      const id = store.pushOutbox.add(entry('rolled-back'));
+      store.db.prepare('INSERT INTO child VALUES (1)').run(); // makes this turn's COMMIT fail
+      return id;
+    });
+    assert.equal(await durable(store), false);
+    const cli = new SqliteStore(path);
+    // The CLI reserves from where the rolled-back block started, so it uses those very ids.
+    cli.transaction(() => ['cli-1', 'cli-2'].map((k) => cli.pushOutbox.add(entry(k))));
+    cli.close();
+    store.transaction(() => store.pushOutbox.add(entry('after')));
+    assert.equal(await durable(store), true);
+    const keys = (other.prepare('SELECT dedup_key FROM push_outbox WHERE registration_id = ? ORDER BY id').all(reg) as { dedup_key: string }[]).map((r) => r.dedup_key);
+    assert.deepEqual(keys, ['cli-1', 'cli-2', 'after']);
+    assert.ok(lost !== null);
+  });
+
+  it('a write that fails on the storage thread rolls back its own transaction only, and says so to that transaction', async () => {
+    other.exec("CREATE TRIGGER refuse_poison BEFORE INSERT ON offline WHEN NEW.stanza = '<poison/>' BEGIN SELECT RAISE(ABORT, 'simulated storage failure'); END;");
+    const outcomes: string[] = [];
+    const record = (name: string) => (ok: boolean) => outcomes.push(`${name} ${ok}`);
+    store.transaction(() => store.offline.store('localhost', 'hal', '<before/>', 1));
+    store.whenCommitted(record('before'));
+    store.transaction(() => {
+      store.offline.store('localhost', 'hal', '<poisoned-with/>', 2);
+      store.offline.store('localhost', 'hal', '<poison/>', 3);
+      store.offline.store('localhost', 'hal', '<after-poison/>', 4);
+    });
+    store.whenCommitted(record('poisoned'));
+    store.transaction(() => store.offline.store('localhost', 'hal', '<after/>', 5));
+    store.whenCommitted(record('after'));
+    store.whenDurable(record('turn'));
+    await nextTurn();
+    while (outcomes.length < 4) await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(outcomes, ['before true', 'poisoned false', 'after true', 'turn true']);
+    const rows = other.prepare("SELECT stanza FROM offline WHERE username = 'hal' ORDER BY id").all() as { stanza: string }[];
+    assert.deepEqual(rows.map((r) => r.stanza), ['<before/>', '<after/>']);
+    // The memos may have counted the rolled-back rows: they are dropped, so the count is right.
+    assert.equal(store.transaction(() => store.offline.count('localhost', 'hal')), 2);
+  });
+});
+
