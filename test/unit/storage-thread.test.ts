@@ -9,7 +9,7 @@ import { SqliteStore } from '../../src/storage/sqlite/store.js';
 const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 const durable = (store: SqliteStore): Promise<boolean> => new Promise((r) => store.whenDurable(r));
 
-describe('SQLite store with a storage thread (prototype)', () => {
+describe('SQLite store with a storage thread (storage.thread)', () => {
   let dir: string;
   let path: string;
   let store: SqliteStore;

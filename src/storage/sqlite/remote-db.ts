@@ -311,7 +311,7 @@ export class RemoteStatement {
 /**
  * Stands in for a better-sqlite3 Database on the main thread: writes are
  * described and posted to the storage thread, reads wait for its answer.
- * Prototype: failures of posted writes surface at the turn's commit, per
+ * Failures of posted writes surface at the turn's commit, per
  * top-level savepoint (one transaction of the main thread).
  */
 export class RemoteDatabase {

@@ -39,7 +39,7 @@ export class SqliteStore implements Store {
   private turnTx = 0;
   private level = 0;
 
-  /** Set when a storage thread owns the connection (prototype). */
+  /** Set when a storage thread owns the connection (storage.thread). */
   private readonly remote: RemoteDatabase | null = null;
 
   constructor(path: string, options: { storageThread?: boolean } = {}) {
