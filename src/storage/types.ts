@@ -227,7 +227,7 @@ export interface PushOutboxRepository {
   /** Pending entries due at `now`, oldest first, from after `afterId`. */
   due(now: number, limit: number, afterId?: number): OutboxEntry[];
   nextDue(): number | undefined;
-  /** Applies outcomes in one transaction. */
+  /** Applies outcomes; the caller runs it in a store transaction, so they are written together. */
   settle(updates: { id: number; state: OutboxState; attempts: number; notBefore: number; lastError: string | null }[]): void;
   pendingCount(): number;
   /** Registrations with pending entries whose last attempt failed with `condition`, and where each pushes to. */

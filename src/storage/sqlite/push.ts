@@ -244,10 +244,7 @@ export class SqlitePushOutbox implements PushOutboxRepository {
   }
 
   settle(updates: { id: number; state: OutboxState; attempts: number; notBefore: number; lastError: string | null }[]): void {
-    if (updates.length === 0) return;
-    this.db.transaction(() => {
-      for (const u of updates) this.settleStmt.run(u.state, u.attempts, u.notBefore, u.lastError, u.id);
-    })();
+    for (const u of updates) this.settleStmt.run(u.state, u.attempts, u.notBefore, u.lastError, u.id);
   }
 
   pendingCount(): number {
