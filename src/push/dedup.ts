@@ -3,6 +3,7 @@ import type { Element } from '../xml/element.js';
 import { NS } from '../xml/namespaces.js';
 
 const assigned = new WeakMap<Element, string>();
+const SID_KEY = 'sid:';
 
 /** The message a carbon carries, or the stanza itself. */
 export function unwrapCarbon(stanza: Element): Element {
@@ -18,9 +19,14 @@ export function unwrapCarbon(stanza: Element): Element {
 export function stanzaKey(stanza: Element, userBare: string): string {
   const inner = unwrapCarbon(stanza);
   const sid = inner.getChildren('stanza-id', NS.sid).find((s) => s.attrs.by === userBare)?.attrs.id;
-  if (sid !== undefined) return `sid:${sid}`;
+  if (sid !== undefined) return `${SID_KEY}${sid}`;
   if (inner.attrs.id !== undefined) return `id:${inner.name}:${inner.attrs.from ?? ''}:${inner.attrs.id}`;
   let key = assigned.get(inner);
   if (key === undefined) assigned.set(inner, (key = `obj:${randomBytes(9).toString('base64url')}`));
   return key;
+}
+
+/** The archive id a stanza key was made from, if it was made from one. */
+export function archiveIdOf(key: string): string | undefined {
+  return key.startsWith(SID_KEY) ? key.slice(SID_KEY.length) : undefined;
 }

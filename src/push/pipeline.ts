@@ -4,7 +4,7 @@ import { chore } from '../core/guard.js';
 import { smOf } from '../core/stream-management.js';
 import { Jid, parseJid } from '../jid.js';
 import type { OutboxEntry, PushRegistration } from '../storage/types.js';
-import { stanzaKey } from './dedup.js';
+import { archiveIdOf, stanzaKey } from './dedup.js';
 import type { PushFrontend } from './frontend.js';
 import type { RegistrationSessionState } from './match.js';
 import { PushMetrics } from './metrics.js';
@@ -81,7 +81,8 @@ function install(ctx: ServerContext): void {
       if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ user, registration: reg.id, trigger: e.reason, push, why, stanza: `${e.stanza.name}#${e.stanza.attrs.id ?? ''}` }, 'push decision');
       if (!push) continue;
       // A stanza archived in this very run can have no push from before; this run's are in the memo.
-      const fresh = key.startsWith('sid:') && ctx.store.archive.mintedNow(key.slice(4));
+      const archiveId = archiveIdOf(key);
+      const fresh = archiveId !== undefined && ctx.store.archive.mintedNow(archiveId);
       if (!fresh && ctx.store.pushOutbox.has(reg.id, key)) {
         metrics.deduplicated.inc({ frontend: reg.frontend });
         continue;
