@@ -387,9 +387,9 @@ export class RemoteDatabase {
     this.flush();
     this.worker.postMessage([op]);
     // Bounded: a storage thread that died must not hang the server.
-    if (Atomics.wait(this.flag, 0, 0, CALL_TIMEOUT_MS) === 'timed-out') throw new Error('the storage thread did not answer');
-    const m = receiveMessageOnPort(this.replies)?.message as { value?: unknown; error?: string } | undefined;
-    if (!m) throw new Error('storage thread did not answer');
+    const answered = Atomics.wait(this.flag, 0, 0, CALL_TIMEOUT_MS) !== 'timed-out';
+    const m = answered ? (receiveMessageOnPort(this.replies)?.message as { value?: unknown; error?: string } | undefined) : undefined;
+    if (!m) throw new Error('the storage thread did not answer');
     if (m.error !== undefined) throw new Error(m.error);
     return asBuffers(m.value);
   }
