@@ -53,7 +53,7 @@ describe('SQLite store with a storage thread (storage.thread)', () => {
     assert.deepEqual(rows.map((r) => r.stanza), ['<kept/>']);
   });
 
-  it('a write by another connection (the herald CLI) drops the memos at the next turn', async () => {
+  it('a write by another connection (the herald CLI) drops the memos once the next turn has begun on the storage thread', async () => {
     const id = store.transaction(() =>
       store.pushRegistrations.upsert({ host: 'localhost', username: 'erin', frontend: 'xep0357', service: 'push.example', node: 'n1', resource: null, options: '{}' }),
     );
@@ -61,6 +61,9 @@ describe('SQLite store with a storage thread (storage.thread)', () => {
     assert.equal(store.transaction(() => store.pushRegistrations.forUser('localhost', 'erin')).length, 1);
     other.prepare('DELETE FROM push_registrations WHERE id = ?').run(id);
     await nextTurn();
+    // The storage thread looks at BEGIN and says so before it answers for that turn's commit.
+    assert.equal(store.transaction(() => store.pushRegistrations.forUser('localhost', 'erin')).length, 1, 'this turn still had the memo');
+    assert.equal(await durable(store), true);
     assert.deepEqual(store.transaction(() => store.pushRegistrations.forUser('localhost', 'erin')), []);
   });
 

@@ -17,6 +17,10 @@ db.pragma('synchronous = NORMAL');
 db.pragma('foreign_keys = ON');
 const { reply, flag } = workerData;
 const statements = new Map();
+// Another connection (the herald CLI) committed: the main thread's memos may be stale. Checked
+// here at each BEGIN and told afterwards, so the main thread never waits for the answer.
+const dataVersion = db.prepare('PRAGMA data_version').pluck();
+let lastDataVersion = dataVersion.get();
 const results = new Map();
 let failed = null;
 let lastCommitOk = true;
@@ -34,6 +38,8 @@ const report = (e) => parentPort.postMessage({ commitFailed: message(e) });
 function exec(sql) {
   if (sql === 'BEGIN') {
     db.exec('BEGIN');
+    const v = dataVersion.get();
+    if (v !== lastDataVersion) { lastDataVersion = v; parentPort.postMessage({ otherWriter: true }); }
     failed = null;
     depth = 0;
     tx = 0;
@@ -327,12 +333,17 @@ export class RemoteDatabase {
   private readonly durableWaiters = new Map<number, (ok: boolean, failedTx: [number, string][]) => void>();
   open = true;
 
-  constructor(path: string, onCommitFailure: (message: string) => void) {
+  /**
+   * onOtherWriter: another connection committed; heard a little after the
+   * transaction that saw it began, so a memo can be stale for that long.
+   */
+  constructor(path: string, onCommitFailure: (message: string) => void, onOtherWriter: () => void) {
     const { port1, port2 } = new MessageChannel();
     this.replies = port1;
     const module = createRequire(import.meta.url).resolve('better-sqlite3');
     this.worker = new Worker(PROGRAM, { eval: true, workerData: { path, module, reply: port2, flag: this.flag }, transferList: [port2] });
-    this.worker.on('message', (m: { durable?: number; ok?: boolean; failedTx?: [number, string][]; commitFailed?: string }) => {
+    this.worker.on('message', (m: { durable?: number; ok?: boolean; failedTx?: [number, string][]; commitFailed?: string; otherWriter?: true }) => {
+      if (m.otherWriter) onOtherWriter();
       if (m.commitFailed !== undefined) onCommitFailure(m.commitFailed);
       if (m.durable === undefined) return;
       const cb = this.durableWaiters.get(m.durable);

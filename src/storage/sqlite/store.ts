@@ -32,7 +32,7 @@ export class SqliteStore implements Store {
   /** Built once: db.transaction() makes four wrapper functions per call, and this runs per input chunk. */
   private readonly inTransaction: (fn: () => unknown) => unknown;
   private readonly caches = new ReadCaches();
-  private readonly dataVersion: Database.Statement<[], number>;
+  private readonly dataVersion: Database.Statement<[], number> | null;
   private lastDataVersion: unknown;
   private groupCommit: { onFailure: (e: unknown) => void; open: boolean; waiting: ((ok: boolean, failedTx: ReadonlySet<number>) => void)[] } | null = null;
   /** Top-level transactions begun in the current turn; the storage thread numbers them the same way. */
@@ -59,13 +59,17 @@ export class SqliteStore implements Store {
     migrate(this.db);
     if (options.storageThread && path !== ':memory:') {
       this.db.close();
-      this.remote = new RemoteDatabase(path, (message) => this.groupCommit?.onFailure(new Error(message)));
+      this.remote = new RemoteDatabase(
+        path,
+        (message) => this.groupCommit?.onFailure(new Error(message)),
+        () => this.caches.clear(),
+      );
       // The repositories only use the part of better-sqlite3's API that RemoteDatabase mirrors.
       this.db = this.remote as unknown as Database.Database;
     }
     this.inTransaction = this.db.transaction((fn: () => unknown) => fn());
-    this.dataVersion = this.db.prepare<[], number>('PRAGMA data_version').pluck();
-    this.lastDataVersion = this.dataVersion.get();
+    this.dataVersion = this.remote ? null : this.db.prepare<[], number>('PRAGMA data_version').pluck();
+    this.lastDataVersion = this.dataVersion?.get();
     this.accounts = new SqliteAccounts(this.db, this.caches);
     this.roster = new SqliteRoster(this.db);
     this.offline = new SqliteOffline(this.db, this.caches);
@@ -129,8 +133,13 @@ export class SqliteStore implements Store {
     this.pushOutbox.forgetReservation();
   }
 
-  /** Another connection (the `herald` CLI) committed since we last looked: our memos may be stale. */
+  /**
+   * Another connection (the `herald` CLI) committed since we last looked: our memos may be stale.
+   * With the storage thread, that thread looks instead and tells us (RemoteDatabase's onOtherWriter):
+   * asking here would make every transaction wait for all the writes queued before it.
+   */
   private noticeOtherWriters(): void {
+    if (!this.dataVersion) return;
     const v = this.dataVersion.get();
     if (v === this.lastDataVersion) return;
     this.lastDataVersion = v;
