@@ -40,6 +40,45 @@ describe('SQLite store with a storage thread (storage.thread)', () => {
     assert.equal(store.transaction(() => store.offline.count('localhost', 'alice')), 2);
   });
 
+  it('whenDurable after the turn’s commit has left still waits for the storage thread to finish it', async () => {
+    const rows = 20_000;
+    store.transaction(() => {
+      for (let i = 0; i < rows; i++) store.offline.store('localhost', 'dora', '<message/>', i);
+    });
+    await nextTurn(); // the turn's commit is on its way; no transaction is open now
+    const seen = await new Promise<number>((r) =>
+      store.whenDurable(() => r((other.prepare("SELECT count(*) AS n FROM offline WHERE username = 'dora'").get() as { n: number }).n)),
+    );
+    assert.equal(seen, rows);
+  });
+
+  it('while a commit is on its way, the next turns gather into one transaction, committed when it is answered', async () => {
+    store.transaction(() => {
+      for (let i = 0; i < 20_000; i++) store.offline.store('localhost', 'emil', '<message/>', i);
+    });
+    await nextTurn();
+    const answered: string[] = [];
+    let atSecond: string[] = [];
+    for (const turn of ['second', 'third']) {
+      store.transaction(() => store.offline.store('localhost', 'emil', `<message id='${turn}'/>`, 0));
+      store.whenDurable((ok) => {
+        answered.push(`${turn} ${ok}`);
+        // Runs once the callback that answered 'second' is over: 'third' is answered by then only if it was in the same commit.
+        if (turn === 'second') queueMicrotask(() => (atSecond = [...answered]));
+      });
+      await nextTurn();
+    }
+    assert.deepEqual(answered, [], 'nothing is answered before the first commit is');
+    await durable(store);
+    assert.deepEqual(atSecond, ['second true', 'third true'], 'both turns were answered by one commit');
+    assert.equal((other.prepare("SELECT count(*) AS n FROM offline WHERE username = 'emil'").get() as { n: number }).n, 20_002);
+  });
+
+  it('the storage thread’s connection checkpoints as rarely as the server’s own (the checkpointer does it)', () => {
+    assert.deepEqual(store.db.pragma('wal_autocheckpoint'), [{ wal_autocheckpoint: 20000 }]);
+    assert.deepEqual(store.db.pragma('foreign_keys'), [{ foreign_keys: 1 }]);
+  });
+
   it('a failing handler’s writes are undone, the rest of the turn is kept', async () => {
     store.transaction(() => store.offline.store('localhost', 'bob', '<kept/>', 1));
     assert.throws(() =>

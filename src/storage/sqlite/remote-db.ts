@@ -12,9 +12,7 @@ const PROGRAM = `
 const { workerData, parentPort } = require('node:worker_threads');
 const Database = require(workerData.module);
 const db = new Database(workerData.path);
-db.pragma('busy_timeout = 5000');
-db.pragma('synchronous = NORMAL');
-db.pragma('foreign_keys = ON');
+for (const p of workerData.pragmas) db.pragma(p);
 const { reply, flag } = workerData;
 const statements = new Map();
 // Another connection (the herald CLI) committed: the main thread's memos may be stale. Checked
@@ -169,6 +167,12 @@ parentPort.on('message', (m) => {
 
 type Op = unknown[];
 
+/** Queued writes past this many bytes go to the storage thread at once. */
+const STREAM_BYTES = 16 * 1024;
+
+/** A batch's buffer to begin with: room for a flush's worth and the op that crossed the line. */
+const BUFFER_BYTES = 2 * STREAM_BYTES;
+
 /** How long a read may wait for the storage thread. */
 const CALL_TIMEOUT_MS = 30_000;
 
@@ -191,7 +195,7 @@ function asBuffers(v: unknown): unknown {
  * arrays of strings cost the main thread more than the SQLite work it saved.
  */
 class OpWriter {
-  private buf = new Uint8Array(64 * 1024);
+  private buf = new Uint8Array(BUFFER_BYTES);
   private view = new DataView(this.buf.buffer);
   pos = 0;
 
@@ -249,10 +253,10 @@ class OpWriter {
     this.str(JSON.stringify(v));
   }
 
-  /** Hands over the bytes written so far; the next batch starts in a fresh buffer of about the same size. */
+  /** Hands over the bytes written so far; the next batch starts in a fresh buffer. */
   take(): { bin: ArrayBuffer; len: number } {
     const out = { bin: this.buf.buffer as ArrayBuffer, len: this.pos };
-    this.buf = new Uint8Array(Math.max(64 * 1024, this.buf.length));
+    this.buf = new Uint8Array(BUFFER_BYTES);
     this.view = new DataView(this.buf.buffer);
     this.pos = 0;
     return out;
@@ -337,11 +341,11 @@ export class RemoteDatabase {
    * onOtherWriter: another connection committed; heard a little after the
    * transaction that saw it began, so a memo can be stale for that long.
    */
-  constructor(path: string, onCommitFailure: (message: string) => void, onOtherWriter: () => void) {
+  constructor(path: string, pragmas: readonly string[], onCommitFailure: (message: string) => void, onOtherWriter: () => void) {
     const { port1, port2 } = new MessageChannel();
     this.replies = port1;
     const module = createRequire(import.meta.url).resolve('better-sqlite3');
-    this.worker = new Worker(PROGRAM, { eval: true, workerData: { path, module, reply: port2, flag: this.flag }, transferList: [port2] });
+    this.worker = new Worker(PROGRAM, { eval: true, workerData: { path, pragmas, module, reply: port2, flag: this.flag }, transferList: [port2] });
     this.worker.on('message', (m: { durable?: number; ok?: boolean; failedTx?: [number, string][]; commitFailed?: string; otherWriter?: true }) => {
       if (m.otherWriter) onOtherWriter();
       if (m.commitFailed !== undefined) onCommitFailure(m.commitFailed);
@@ -358,6 +362,14 @@ export class RemoteDatabase {
   }
 
   post(op: Op): void {
+    this.encode(op);
+    // Sent on in pieces, not only at the end of the turn: the storage thread then writes the
+    // first stanzas of a burst while this thread still parses the rest, instead of idling until
+    // the turn ends and leaving this thread to idle while it catches up.
+    if (this.ops.pos >= STREAM_BYTES) this.flush();
+  }
+
+  private encode(op: Op): void {
     const w = this.ops;
     switch (op[0]) {
       case 'prep':

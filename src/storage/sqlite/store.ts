@@ -15,6 +15,20 @@ import { SqliteServerKeys } from './server-keys.js';
 import { SqliteSmTombstones } from './sm-tombstones.js';
 import { SqliteUnifiedPush } from './unified-push.js';
 
+/** Set on every connection the server writes through: these settings are not stored in the file. */
+const CONNECTION_PRAGMAS = [
+  // With WAL (set once, kept in the file), synchronous=NORMAL: a committed row survives a
+  // process crash (SIGKILL), which is the failure the push pipeline must ride out; only an OS
+  // crash can lose the last transactions.
+  'synchronous = NORMAL',
+  'busy_timeout = 5000',
+  // SQLite's automatic checkpoint (every 1000 pages) ran two fsyncs inside whichever insert
+  // crossed the line, stalling routing; the server checkpoints from a worker thread instead
+  // (checkpointer.ts), and this larger threshold only bounds the log.
+  'wal_autocheckpoint = 20000',
+  'foreign_keys = ON',
+];
+
 const NONE_FAILED: ReadonlySet<number> = new Set();
 
 export class SqliteStore implements Store {
@@ -37,6 +51,8 @@ export class SqliteStore implements Store {
   private groupCommit: { onFailure: (e: unknown) => void; open: boolean; waiting: ((ok: boolean, failedTx: ReadonlySet<number>) => void)[] } | null = null;
   /** Top-level transactions begun in the current turn; the storage thread numbers them the same way. */
   private turnTx = 0;
+  /** With a storage thread: who waits for the commit it has not answered yet. */
+  private committing: ((ok: boolean, failedTx: ReadonlySet<number>) => void)[] | null = null;
   private level = 0;
 
   /** Set when a storage thread owns the connection (storage.thread). */
@@ -45,22 +61,14 @@ export class SqliteStore implements Store {
   constructor(path: string, options: { storageThread?: boolean } = {}) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
-    // WAL with synchronous=NORMAL: a committed row survives a process crash
-    // (SIGKILL), which is the failure the push pipeline must ride out; only
-    // an OS crash can lose the last transactions.
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
-    // SQLite's automatic checkpoint (every 1000 pages) ran two fsyncs inside whichever
-    // insert crossed the line, stalling routing; the server checkpoints from a worker
-    // thread instead (checkpointer.ts), and this larger threshold only bounds the log.
-    this.db.pragma('wal_autocheckpoint = 20000');
-    this.db.pragma('foreign_keys = ON');
+    for (const p of CONNECTION_PRAGMAS) this.db.pragma(p);
     migrate(this.db);
     if (options.storageThread && path !== ':memory:') {
       this.db.close();
       this.remote = new RemoteDatabase(
         path,
+        CONNECTION_PRAGMAS,
         (message) => this.groupCommit?.onFailure(new Error(message)),
         () => this.caches.clear(),
       );
@@ -148,21 +156,32 @@ export class SqliteStore implements Store {
 
   whenDurable(cb: (ok: boolean) => void): void {
     if (this.groupCommit?.open) this.groupCommit.waiting.push(cb);
+    else if (this.committing) this.committing.push(cb);
     else process.nextTick(cb, true);
   }
 
-  /** Commits the turn's transaction, then tells whoever waited for it. */
-  private commitTurn(): void {
+  /**
+   * Commits the turn's transaction, then tells whoever waited for it. With a
+   * storage thread, one commit is on its way at a time: while it is, the
+   * transaction stays open across turns and is committed when the answer
+   * comes, so a busy storage thread gets fewer, larger commits (each writes
+   * its dirty pages once) instead of falling further behind.
+   */
+  private commitTurn(force = false): void {
     const g = this.groupCommit;
     if (!g?.open) return;
+    if (this.remote && this.committing && !force) return;
     g.open = false;
     const waiting = g.waiting;
     g.waiting = [];
     if (this.remote) {
+      this.committing = waiting;
       this.remote.commit((ok, failures) => {
+        this.committing = null;
         const failedTx = new Set(failures.map(([tx]) => tx));
         if (!ok || failedTx.size > 0) this.forgetUncommitted();
         for (const cb of waiting) cb(ok, failedTx);
+        this.commitTurn();
       });
       return;
     }
@@ -184,7 +203,7 @@ export class SqliteStore implements Store {
 
   close(): void {
     if (!this.db.open) return;
-    this.commitTurn();
+    this.commitTurn(true);
     this.db.pragma('wal_checkpoint(TRUNCATE)');
     this.db.close();
   }
