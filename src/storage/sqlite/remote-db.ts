@@ -269,6 +269,28 @@ interface RunResult {
   readonly lastInsertRowid: number;
 }
 
+/** A class, not an object literal with getters: this is built for every write, and literals with accessors are slow to make. */
+class LazyRunResult implements RunResult {
+  private r: RunResult | undefined;
+
+  constructor(
+    private readonly db: RemoteDatabase,
+    private readonly seq: number,
+  ) {}
+
+  private get result(): RunResult {
+    return (this.r ??= this.db.call(['result', this.seq]) as RunResult);
+  }
+
+  get changes(): number {
+    return this.result.changes;
+  }
+
+  get lastInsertRowid(): number {
+    return this.result.lastInsertRowid;
+  }
+}
+
 export class RemoteStatement {
   private plucked = false;
   private prepared = false;
@@ -293,18 +315,8 @@ export class RemoteStatement {
   run(...args: unknown[]): RunResult {
     this.ensure();
     const seq = this.db.nextSeq();
-    this.db.post(['run', this.id, args, seq]);
-    const db = this.db;
-    let r: RunResult | undefined;
-    const result = (): RunResult => (r ??= db.call(['result', seq]) as RunResult);
-    return {
-      get changes() {
-        return result().changes;
-      },
-      get lastInsertRowid() {
-        return result().lastInsertRowid;
-      },
-    };
+    this.db.postRun(this.id, args, seq);
+    return new LazyRunResult(this.db, seq);
   }
 
   get(...args: unknown[]): unknown {
@@ -363,9 +375,26 @@ export class RemoteDatabase {
 
   post(op: Op): void {
     this.encode(op);
-    // Sent on in pieces, not only at the end of the turn: the storage thread then writes the
-    // first stanzas of a burst while this thread still parses the rest, instead of idling until
-    // the turn ends and leaving this thread to idle while it catches up.
+    this.streamOn();
+  }
+
+  /** A write, encoded straight from its arguments (the commonest operation by far). */
+  postRun(statement: number, args: unknown[], seq: number): void {
+    const w = this.ops;
+    w.u8(2);
+    w.u32(statement);
+    w.u32(seq);
+    w.u8(args.length);
+    for (const a of args) w.value(a);
+    this.streamOn();
+  }
+
+  /**
+   * Sent on in pieces, not only at the end of the turn: the storage thread then writes the
+   * first stanzas of a burst while this thread still parses the rest, instead of idling until
+   * the turn ends and leaving this thread to idle while it catches up.
+   */
+  private streamOn(): void {
     if (this.ops.pos >= STREAM_BYTES) this.flush();
   }
 
@@ -378,15 +407,6 @@ export class RemoteDatabase {
         w.str(op[2] as string);
         w.u8(op[3] ? 1 : 0);
         return;
-      case 'run': {
-        const args = op[2] as unknown[];
-        w.u8(2);
-        w.u32(op[1] as number);
-        w.u32(op[3] as number);
-        w.u8(args.length);
-        for (const a of args) w.value(a);
-        return;
-      }
       case 'exec':
         w.u8(3);
         w.str(op[1] as string);
