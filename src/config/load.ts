@@ -63,6 +63,10 @@ function semanticChecks(c: Config): ConfigProblem[] {
   if ((c.tls.cert === '') !== (c.tls.key === '')) {
     out.push({ option: c.tls.cert === '' ? 'tls.cert' : 'tls.key', message: 'tls.cert and tls.key must be set together' });
   }
+  if (c.storage.thread && !c.storage.group_commit) {
+    // Without group commit nothing would wait for the storage thread's commits before answering.
+    out.push({ option: 'storage.thread', message: 'storage.thread needs storage.group_commit; set storage.thread = false to commit each chunk of input alone' });
+  }
   for (const [domain, files] of Object.entries(c.tls.domains)) {
     for (const k of ['cert', 'key'] as const) {
       if (!existsSync(files[k])) out.push({ option: `tls.domains.${domain}.${k}`, message: `file not found: ${files[k]}` });

@@ -64,7 +64,7 @@ export const configSchema = z
         path: z.string().default(''),
         checkpoint_interval_ms: positiveInt.default(100),
         group_commit: z.boolean().default(true),
-        thread: z.boolean().default(false),
+        thread: z.boolean().default(true),
       })
       .strict()
       .prefault({}),

@@ -75,7 +75,7 @@ describe('limits and bad input', () => {
     // A trigger makes the offline store fail the way a full disk or a corrupt page would.
     const store = h.openStore();
     store.db.exec("CREATE TRIGGER fail_offline BEFORE INSERT ON offline BEGIN SELECT RAISE(ABORT, 'simulated storage failure'); END;");
-    const threaded = process.env.HERALD_STORAGE_THREAD === 'true';
+    const threaded = process.env.HERALD_STORAGE_THREAD !== 'false'; // storage.thread is on by default
     // With a storage thread a failed write is known only at the turn's commit, after the
     // handler ran: the input is rolled back, the connection dropped unanswered, and the
     // client's stream management sends the stanza again (docs/ARCHITECTURE.md).

@@ -192,6 +192,15 @@ describe('loadConfig: TOML file', () => {
     assert.ok(problems.some((p) => /together/.test(p.message)));
   });
 
+  test('the storage thread needs group commit: turning group commit off alone is refused, with both off it is accepted', () => {
+    const problems = problemsOf(() => loadConfig({ file: tomlFile('[storage]\ngroup_commit = false\n'), env: {} }));
+    assert.deepEqual(options(problems), ['storage.thread']);
+    assert.match(problems[0]!.message, /group_commit/);
+    const { config } = loadConfig({ file: tomlFile('[storage]\ngroup_commit = false\nthread = false\n'), env: {} });
+    assert.equal(config.storage.thread, false);
+    assert.equal(loadConfig({ env: {} }).config.storage.thread, true, 'on by default');
+  });
+
   test('tls.cert and tls.key that exist are accepted', () => {
     const cert = join(dir, 'both-cert.pem');
     const key = join(dir, 'both-key.pem');
