@@ -32,30 +32,36 @@ export class RawComponent {
     socket.setEncoding('utf8');
     const c = new RawComponent(socket);
     try {
-      await c.handshake(o);
+      // The server may send stanzas in the same segment as its <handshake/>: they are kept, and
+      // handed over once the caller has had the chance to set onIq (it does so right after open()).
+      c.buf = await c.handshake(o);
     } catch (e) {
       socket.destroy();
       throw e;
     }
-    socket.on('data', (chunk: string) => {
-      c.buf += chunk;
-      c.buf = c.buf.slice(scanElements(c.buf, (name, buf, start, _headEnd, end) => name === 'iq' && c.onIq(buf.slice(start, end))));
-      c.onChunk();
-    });
+    socket.on('data', (chunk: string) => c.received(chunk));
+    if (c.buf !== '') setImmediate(() => c.received(''));
     socket.on('close', () => c.closing || c.onClose('connection closed by the server'));
     return c;
   }
 
-  private handshake(o: ComponentOptions): Promise<void> {
+  private received(chunk: string): void {
+    this.buf += chunk;
+    this.buf = this.buf.slice(scanElements(this.buf, (name, buf, start, _headEnd, end) => name === 'iq' && this.onIq(buf.slice(start, end))));
+    this.onChunk();
+  }
+
+  /** Resolves with what came after the server's <handshake/>. */
+  private handshake(o: ComponentOptions): Promise<string> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new BenchError('timeout', `component ${o.domain}: no handshake within ${(o.timeoutMs ?? 15_000) / 1000} s`)), o.timeoutMs ?? 15_000);
       let input = '';
       let sent = false;
-      const done = (e?: Error): void => {
+      const done = (e?: Error, rest = ''): void => {
         clearTimeout(timer);
         this.socket.removeListener('data', onData);
         if (e) reject(e);
-        else resolve();
+        else resolve(rest);
       };
       const onData = (chunk: string): void => {
         input += chunk;
@@ -68,7 +74,8 @@ export class RawComponent {
           sent = true;
           input = input.slice(header.index + header[0].length);
         }
-        if (sent && /<handshake\s*\/>|<handshake><\/handshake>/.test(input)) done();
+        const ok = sent ? /<handshake\s*\/>|<handshake><\/handshake>/.exec(input) : null;
+        if (ok) done(undefined, input.slice(ok.index + ok[0].length));
       };
       this.socket.on('data', onData);
       this.socket.on('close', () => done(new BenchError('closed', `component ${o.domain}: connection closed during the handshake`)));
