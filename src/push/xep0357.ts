@@ -12,7 +12,7 @@ import type { PushFrontend, PushOutcome } from './frontend.js';
 import { matchTrigger } from './match-trigger.js';
 import { addRegistration } from './registrations.js';
 import { parseTigaseOptions, tigaseFilter, TIGASE_FEATURES, type TigaseOptions } from './tigase.js';
-import { buildPublish, privacyOptions, type PrivacyOptions, type Xep0357Registration } from './xep0357-payload.js';
+import { privacyOptions, publishText, type PrivacyOptions, type Xep0357Registration } from './xep0357-payload.js';
 
 export const XEP0357 = 'xep0357';
 
@@ -38,7 +38,7 @@ export function xep0357Registration(reg: PushRegistration): Xep0357Registration 
 
 /** A content-less publish, what `herald push test` sends. */
 export function xep0357TestPayload(reg: PushRegistration, privacy: PrivacyOptions): string {
-  return buildPublish(xep0357Registration(reg), null, { important: false, priority: 'low', reason: 'test' }, privacy).toString('');
+  return publishText(xep0357Registration(reg), null, { important: false, priority: 'low', reason: 'test' }, privacy);
 }
 
 /** An app server's answer to a publish, as an outcome: `wait` and a few conditions are worth retrying. */
@@ -114,9 +114,8 @@ export function createXep0357(ctx: ServerContext): PushFrontend {
       return tigaseFilter(tigase, message, `${e.username}@${e.host}`, known);
     },
     payload(reg, e: PushTriggerEvent) {
-      const pubsub = buildPublish(xep0357Registration(reg), unwrapCarbon(e.stanza), e.importance, privacy());
-      // Nothing more to prepare: send() writes this very text, serialised once.
-      return { text: pubsub.toString('') };
+      // Nothing more to prepare: send() writes this very text.
+      return { text: publishText(xep0357Registration(reg), unwrapCarbon(e.stanza), e.importance, privacy()) };
     },
     async send(reg, payload) {
       const id = ctx.router.iq.newId();

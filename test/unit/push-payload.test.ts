@@ -5,7 +5,7 @@ import { StanzaError } from '../../src/core/errors.js';
 import { classify } from '../../src/core/importance.js';
 import { stanzaKey, unwrapCarbon } from '../../src/push/dedup.js';
 import { parseTigaseOptions, tigaseEncrypted, tigaseFilter } from '../../src/push/tigase.js';
-import { buildPublish } from '../../src/push/xep0357-payload.js';
+import { publishText } from '../../src/push/xep0357-payload.js';
 import { outcomeOfAnswer } from '../../src/push/xep0357.js';
 import { parseElement } from '../../src/xml/parse-element.js';
 
@@ -24,7 +24,7 @@ const fields = (pubsub: string) =>
 
 test('summary form: dummy body for important, none for unimportant, real ones only when allowed', () => {
   const msg = el("<message xmlns='jabber:client' from='alice@x/phone' type='chat'><body>secret</body></message>");
-  const important = buildPublish({ node: 'n' }, msg, classify(msg), privacy).toString('');
+  const important = publishText({ node: 'n' }, msg, classify(msg), privacy);
   assert.deepEqual(fields(important), {
     FORM_TYPE: 'urn:xmpp:push:summary',
     'message-count': '1',
@@ -34,19 +34,43 @@ test('summary form: dummy body for important, none for unimportant, real ones on
   });
   assert.ok(!important.includes('secret'));
   const typing = el("<message xmlns='jabber:client' from='alice@x/phone' type='chat'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>");
-  assert.equal(fields(buildPublish({ node: 'n' }, typing, classify(typing), privacy).toString(''))['last-message-body'], null);
-  const open = fields(buildPublish({ node: 'n' }, msg, classify(msg), { withBody: true, withSender: true, importantBody: 'x' }).toString(''));
+  assert.equal(fields(publishText({ node: 'n' }, typing, classify(typing), privacy))['last-message-body'], null);
+  const open = fields(publishText({ node: 'n' }, msg, classify(msg), { withBody: true, withSender: true, importantBody: 'x' }));
   assert.equal(open['last-message-body'], 'secret');
   assert.equal(open['last-message-sender'], 'alice@x/phone');
   // An empty important_body really disables the dummy body.
-  assert.equal(fields(buildPublish({ node: 'n' }, msg, classify(msg), { ...privacy, importantBody: '' }).toString(''))['last-message-body'], null);
+  assert.equal(fields(publishText({ node: 'n' }, msg, classify(msg), { ...privacy, importantBody: '' }))['last-message-body'], null);
 });
 
 test('publish-options are replayed verbatim after the publish', () => {
   const options = "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>http://jabber.org/protocol/pubsub#publish-options</value></field><field var='secret'><value>s</value></field></x>";
-  const p = buildPublish({ node: 'n', publishOptions: options }, null, { important: false, priority: 'low', reason: 'test' }, privacy);
+  const p = el(publishText({ node: 'n', publishOptions: options }, null, { important: false, priority: 'low', reason: 'test' }, privacy));
   assert.equal(p.elements().map((c) => c.name).join(','), 'publish,publish-options');
   assert.equal(p.getChild('publish-options')?.firstElement()?.toString(''), options);
+});
+
+test('the publish text, byte for byte: what mod_cloud_notify sends, escaped where the data needs it', () => {
+  const msg = el(`<message xmlns='jabber:client' from="o'hara@x/p&amp;1" type='chat'><body>a &lt;b&gt; &amp; 'c'</body></message>`);
+  const text = publishText({ node: "n'1" }, msg, classify(msg), { withBody: true, withSender: true, importantBody: 'x' });
+  assert.equal(
+    text,
+    "<pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='n&apos;1'><item><notification xmlns='urn:xmpp:push:0'>" +
+      "<x xmlns='jabber:x:data' type='form'>" +
+      "<field var='FORM_TYPE' type='hidden'><value>urn:xmpp:push:summary</value></field>" +
+      "<field var='message-count' type='text-single'><value>1</value></field>" +
+      "<field var='pending-subscription-count' type='text-single'/>" +
+      "<field var='last-message-sender' type='jid-single'><value>o'hara@x/p&amp;1</value></field>" +
+      "<field var='last-message-body' type='text-single'><value>a &lt;b&gt; &amp; 'c'</value></field>" +
+      '</x></notification></item></publish></pubsub>',
+  );
+  // And it is the XML it says: the values come back as they were.
+  assert.deepEqual(fields(text), {
+    FORM_TYPE: 'urn:xmpp:push:summary',
+    'message-count': '1',
+    'pending-subscription-count': null,
+    'last-message-sender': "o'hara@x/p&1",
+    'last-message-body': "a <b> & 'c'",
+  });
 });
 
 test('Tigase: enable options are validated like the original', () => {
