@@ -101,18 +101,19 @@ async function run(argv: string[]): Promise<number> {
         throw e;
       }
       let stopping = false;
-      const stop = (signal: string): void => {
+      const stop = (signal: string | null, code = 0): void => {
         if (stopping) return;
         stopping = true;
-        log.info({ signal }, 'signal received');
+        if (signal) log.info({ signal }, 'signal received');
         server.stop().then(
-          () => process.exit(0),
+          () => process.exit(code),
           (e: unknown) => {
             log.error({ err: e }, 'error while stopping');
             process.exit(1);
           },
         );
       };
+      server.onFatal = () => stop(null, 1);
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
       return new Promise<number>(() => undefined); // runs until a signal

@@ -38,12 +38,22 @@ export class Server {
   private closeWebSockets: (() => void) | null = null;
   private checkpointer: Checkpointer | null = null;
   private readonly startedAt = Date.now();
+  /** Told when the server cannot go on (its storage thread died); the CLI stops the process, non-zero. */
+  onFatal: (reason: string) => void = () => undefined;
 
   constructor(
     readonly config: Config,
     readonly log: Logger,
   ) {
-    this.store = new SqliteStore(storagePath(config), { storageThread: config.storage.thread });
+    this.store = new SqliteStore(storagePath(config), {
+      storageThread: config.storage.thread,
+      // Nothing can be stored any more: stopping lets a supervisor start a healthy process, and
+      // nothing acknowledged is lost (acknowledgements wait for commits, which now all fail).
+      onStorageLost: (reason) => {
+        log.fatal({ reason }, 'the storage thread is gone; stopping');
+        this.onFatal(reason);
+      },
+    });
     // Everything stored in one event-loop turn shares one commit; output waits for it (whenDurable).
     // A failed commit is already handled where it matters: waiting connections are dropped unsent.
     if (config.storage.group_commit) this.store.enableGroupCommit((e) => log.error({ err: e }, 'group commit failed'));

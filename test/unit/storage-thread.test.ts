@@ -79,6 +79,29 @@ describe('SQLite store with a storage thread (storage.thread)', () => {
     assert.deepEqual(store.db.pragma('foreign_keys'), [{ foreign_keys: 1 }]);
   });
 
+  it('a storage thread that dies fails every commit it had not answered, fails reads at once, and says so', { timeout: 10_000 }, async () => {
+    const lost: string[] = [];
+    const crashing = new SqliteStore(join(dir, 'crash.sqlite'), { storageThread: true, onStorageLost: (m) => lost.push(m) });
+    crashing.enableGroupCommit(() => undefined);
+    try {
+      for (let i = 0; i < 20_000; i++) crashing.transaction(() => crashing.offline.store('localhost', 'fay', '<message/>', i));
+      const answered = new Promise<boolean>((r) => crashing.whenDurable(r));
+      // What a bug in the storage thread's message handler does: a TypeError that ends the thread.
+      (crashing.db as unknown as { worker: import('node:worker_threads').Worker }).worker.postMessage(null);
+      assert.equal(await answered, false, 'the turn is reported failed, so nothing waiting on it is acknowledged');
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(lost.length, 1);
+      assert.match(lost[0]!, /storage thread/);
+      const started = Date.now();
+      assert.throws(() => crashing.transaction(() => crashing.offline.count('localhost', 'nobody')), /storage thread/);
+      assert.ok(Date.now() - started < 1000, 'not after the 30 s call timeout');
+      crashing.transaction(() => crashing.offline.store('localhost', 'fay', '<message/>', 0));
+      assert.equal(await new Promise<boolean>((r) => crashing.whenDurable(r)), false, 'nothing can be committed any more');
+    } finally {
+      crashing.close();
+    }
+  });
+
   it('a failing handler’s writes are undone, the rest of the turn is kept', async () => {
     store.transaction(() => store.offline.store('localhost', 'bob', '<kept/>', 1));
     assert.throws(() =>

@@ -167,6 +167,16 @@ parentPort.on('message', (m) => {
 
 type Op = unknown[];
 
+/** What the store hears from its storage thread besides answers. */
+export interface RemoteHooks {
+  /** A commit or a write nobody waited for failed. */
+  onCommitFailure(message: string): void;
+  /** Another connection committed; heard a little after the transaction that saw it began, so a memo can be stale for that long. */
+  onOtherWriter(): void;
+  /** The storage thread is gone (see RemoteDatabase.gone). */
+  onLost(message: string): void;
+}
+
 /**
  * Queued writes past this many bytes go to the storage thread at once: about 40 pushes, a few
  * milliseconds of the main thread's work. At 16 KB the posts alone took 5% of the main thread.
@@ -351,25 +361,39 @@ export class RemoteDatabase {
   private turn = 0;
   private readonly durableWaiters = new Map<number, (ok: boolean, failedTx: [number, string][]) => void>();
   open = true;
+  /** Why the storage thread is gone, once it is: nothing can be stored any more. */
+  lost: string | null = null;
 
-  /**
-   * onOtherWriter: another connection committed; heard a little after the
-   * transaction that saw it began, so a memo can be stale for that long.
-   */
-  constructor(path: string, pragmas: readonly string[], onCommitFailure: (message: string) => void, onOtherWriter: () => void) {
+  constructor(path: string, pragmas: readonly string[], private readonly hooks: RemoteHooks) {
     const { port1, port2 } = new MessageChannel();
     this.replies = port1;
     const module = createRequire(import.meta.url).resolve('better-sqlite3');
     this.worker = new Worker(PROGRAM, { eval: true, workerData: { path, pragmas, module, reply: port2, flag: this.flag }, transferList: [port2] });
     this.worker.on('message', (m: { durable?: number; ok?: boolean; failedTx?: [number, string][]; commitFailed?: string; otherWriter?: true }) => {
-      if (m.otherWriter) onOtherWriter();
-      if (m.commitFailed !== undefined) onCommitFailure(m.commitFailed);
+      if (m.otherWriter) hooks.onOtherWriter();
+      if (m.commitFailed !== undefined) hooks.onCommitFailure(m.commitFailed);
       if (m.durable === undefined) return;
       const cb = this.durableWaiters.get(m.durable);
       this.durableWaiters.delete(m.durable);
       cb?.(m.ok === true, m.failedTx ?? []);
     });
-    this.worker.on('error', (e) => onCommitFailure(e.message));
+    this.worker.on('error', (e) => this.gone(`the storage thread failed: ${e.message}`));
+    this.worker.on('exit', (code) => this.open && this.gone(`the storage thread exited (code ${code})`));
+  }
+
+  /**
+   * The storage thread died (a bug, or memory): every commit it had not answered
+   * is reported failed, so nothing waiting on one is acknowledged, and reads fail
+   * at once instead of after the call timeout.
+   */
+  private gone(message: string): void {
+    if (this.lost !== null) return;
+    this.lost = message;
+    this.hooks.onCommitFailure(message);
+    const waiting = [...this.durableWaiters.values()];
+    this.durableWaiters.clear();
+    for (const cb of waiting) cb(false, []);
+    this.hooks.onLost(message);
   }
 
   nextSeq(): number {
@@ -423,12 +447,17 @@ export class RemoteDatabase {
   /** Sends what is waiting; nothing is answered. */
   flush(): void {
     if (this.ops.pos === 0) return;
+    if (this.lost !== null) {
+      this.ops.take(); // nobody is there to write it
+      return;
+    }
     const batch = this.ops.take();
     this.worker.postMessage(batch, [batch.bin]);
   }
 
   /** Sends what is waiting plus one request, and blocks until the storage thread answers it. */
   call(op: Op): unknown {
+    if (this.lost !== null) throw new Error(this.lost);
     Atomics.store(this.flag, 0, 0);
     this.flush();
     this.worker.postMessage([op]);
@@ -490,6 +519,10 @@ export class RemoteDatabase {
    */
   commit(cb: (ok: boolean, failedTx: [number, string][]) => void): void {
     this.exec('COMMIT');
+    if (this.lost !== null) {
+      process.nextTick(cb, false, []);
+      return;
+    }
     const turn = ++this.turn;
     this.durableWaiters.set(turn, cb);
     this.post(['durable', turn]);
@@ -499,7 +532,7 @@ export class RemoteDatabase {
   close(): void {
     if (!this.open) return;
     this.open = false;
-    this.call(['close']);
+    if (this.lost === null) this.call(['close']);
     void this.worker.terminate();
   }
 }

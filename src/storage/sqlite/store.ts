@@ -58,7 +58,8 @@ export class SqliteStore implements Store {
   /** Set when a storage thread owns the connection (storage.thread). */
   private readonly remote: RemoteDatabase | null = null;
 
-  constructor(path: string, options: { storageThread?: boolean } = {}) {
+  /** onStorageLost: the storage thread died; the store can no longer write (the server stops). */
+  constructor(path: string, options: { storageThread?: boolean; onStorageLost?: (message: string) => void } = {}) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
@@ -66,12 +67,11 @@ export class SqliteStore implements Store {
     migrate(this.db);
     if (options.storageThread && path !== ':memory:') {
       this.db.close();
-      this.remote = new RemoteDatabase(
-        path,
-        CONNECTION_PRAGMAS,
-        (message) => this.groupCommit?.onFailure(new Error(message)),
-        () => this.caches.clear(),
-      );
+      this.remote = new RemoteDatabase(path, CONNECTION_PRAGMAS, {
+        onCommitFailure: (message) => this.groupCommit?.onFailure(new Error(message)),
+        onOtherWriter: () => this.caches.clear(),
+        onLost: (message) => options.onStorageLost?.(message),
+      });
       // The repositories only use the part of better-sqlite3's API that RemoteDatabase mirrors.
       this.db = this.remote as unknown as Database.Database;
     }
@@ -203,6 +203,7 @@ export class SqliteStore implements Store {
 
   close(): void {
     if (!this.db.open) return;
+    if (this.remote?.lost) return this.remote.close(); // nothing more can be written
     this.commitTurn(true);
     this.db.pragma('wal_checkpoint(TRUNCATE)');
     this.db.close();
