@@ -100,8 +100,7 @@ function read(op) {
   if (op[0] === 'all') return statement(op[1]).all(...op[2]);
   if (op[0] === 'pragma') return db.pragma(op[1]);
   if (op[0] === 'result') return results.get(op[1]);
-  db.pragma('wal_checkpoint(TRUNCATE)');
-  db.close();
+  db.close(); // the store has checkpointed just before (SqliteStore.close)
   return true;
 }
 // A statement that cannot be prepared yet (its table is being changed by another
@@ -389,7 +388,6 @@ export class RemoteDatabase {
   private gone(message: string): void {
     if (this.lost !== null) return;
     this.lost = message;
-    this.hooks.onCommitFailure(message);
     const waiting = [...this.durableWaiters.values()];
     this.durableWaiters.clear();
     for (const cb of waiting) cb(false, []);
@@ -448,7 +446,7 @@ export class RemoteDatabase {
   flush(): void {
     if (this.ops.pos === 0) return;
     if (this.lost !== null) {
-      this.ops.take(); // nobody is there to write it
+      this.ops.pos = 0; // nobody is there to write it
       return;
     }
     const batch = this.ops.take();
