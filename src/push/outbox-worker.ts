@@ -38,6 +38,8 @@ export class OutboxWorker {
   private poller: NodeJS.Timeout | null = null;
   /** A scan found a full window in flight: scan again when outcomes land. */
   private backlog = false;
+  /** An entry was let go without an outcome written: the next poll scans storage for it. */
+  private rescan = false;
   /** Where a pass over a long backlog has got to: each scan reads on from there, not from the start. */
   private cursor = 0;
   private stopped = false;
@@ -50,8 +52,18 @@ export class OutboxWorker {
   ) {}
 
   start(): void {
-    // Entries written by another process (`herald push test`) or left by a crash are found by polling.
-    this.poller = setInterval(() => this.kick(), 1000);
+    // Entries left by a crash are found now. Entries written by another process (`herald push
+    // test`), and those a failed send left to the next scan, are found by a poll that reads
+    // storage only then: an unconditional scan each second read back every entry in flight,
+    // and with a storage thread it waited for all the writes queued before it.
+    let otherWrites = this.ctx.store.otherWrites();
+    this.poller = setInterval(() => {
+      const seen = this.ctx.store.otherWrites();
+      if (seen === otherWrites && !this.rescan) return;
+      otherWrites = seen;
+      this.rescan = false;
+      this.kick();
+    }, 1000);
     this.poller.unref();
     this.kick();
   }
@@ -166,7 +178,7 @@ export class OutboxWorker {
       this.dispatch(entry, prepared);
     } catch (e) {
       this.ctx.log.error({ err: e, push: entry.id }, 'push could not be sent; the next scan retries it');
-      this.inflight.delete(entry.id);
+      this.letGo(entry.id);
     }
   }
 
@@ -189,9 +201,15 @@ export class OutboxWorker {
           this.outcome(reg, frontend.name, entry, outcome);
         } catch (e) {
           this.ctx.log.error({ err: e, push: entry.id }, 'push outcome could not be recorded; the next scan sends it again');
-          this.inflight.delete(entry.id);
+          this.letGo(entry.id);
         }
       });
+  }
+
+  /** Still pending in storage, no longer in flight here: found again by the next poll's scan. */
+  private letGo(id: number): void {
+    this.inflight.delete(id);
+    this.rescan = true;
   }
 
   private outcome(reg: PushRegistration, frontend: string, entry: OutboxEntry, o: PushOutcome): void {

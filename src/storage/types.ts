@@ -305,5 +305,11 @@ export interface Store {
    */
   whenCommitted(cb: (ok: boolean) => void): void;
   readonly failsLate: boolean;
+  /**
+   * How many times the store has noticed that another connection (the herald
+   * CLI) committed; it changes when there may be rows this process did not
+   * write. Seen at the latest about a second after the other commit.
+   */
+  otherWrites(): number;
   close(): void;
 }

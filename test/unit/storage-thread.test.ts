@@ -129,6 +129,38 @@ describe('SQLite store with a storage thread (storage.thread)', () => {
     assert.deepEqual(store.transaction(() => store.pushRegistrations.forUser('localhost', 'erin')), []);
   });
 
+  it('an idle store hears of another connection’s commit without running a transaction, and drops its memos', async () => {
+    store.transaction(() =>
+      store.pushRegistrations.upsert({ host: 'localhost', username: 'ida', frontend: 'xep0357', service: 'push.example', node: 'n1', resource: null, options: '{}' }),
+    );
+    assert.equal(await durable(store), true);
+    assert.equal(store.transaction(() => store.pushRegistrations.forUser('localhost', 'ida')).length, 1);
+    assert.equal(await durable(store), true);
+    const before = store.otherWrites();
+    other.prepare("DELETE FROM push_registrations WHERE username = 'ida'").run();
+    const t0 = Date.now();
+    while (store.otherWrites() === before && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(store.otherWrites(), before + 1, 'no transaction ran, yet the other commit was noticed');
+    assert.deepEqual(store.transaction(() => store.pushRegistrations.forUser('localhost', 'ida')), []);
+  });
+
+  it('writes text exactly as given: short and long, ASCII or not, one larger than the write buffer', async () => {
+    const texts = [
+      '',
+      'plain',
+      'é', // two bytes in UTF-8, in a short string
+      `${'a'.repeat(63)}ß`, // non-ASCII at the last position copied by hand
+      '日本語のメッセージ 😀',
+      `<message><body>${'long ASCII text '.repeat(40)}</body></message>`,
+      `<message><body>${'Grüße aus Köln, 👋 '.repeat(40)}</body></message>`,
+      'x'.repeat(200_000),
+    ];
+    store.transaction(() => texts.forEach((t, i) => store.offline.store('localhost', 'uma', t, i)));
+    assert.equal(await durable(store), true);
+    const rows = other.prepare("SELECT stanza FROM offline WHERE username = 'uma' ORDER BY id").all() as { stanza: string }[];
+    assert.deepEqual(rows.map((r) => r.stanza), texts);
+  });
+
   it('gives Buffers back from a read', async () => {
     const key = Buffer.from([1, 2, 3, 250]);
     store.transaction(() => store.serverKeys.set('test-key', key));

@@ -6,7 +6,8 @@
  * updates its own entries, a rolled-back transaction drops everything (a
  * memo may hold what it undid), and so does a commit by another connection
  * (the `herald` CLI), seen through PRAGMA data_version when a transaction
- * begins (with a storage thread, by that thread, which reports it).
+ * begins or an idle second passes (with a storage thread, by that thread,
+ * which reports it).
  */
 export class ReadCache<K, V> {
   private readonly map = new Map<K, V>();

@@ -54,6 +54,7 @@ export class SqliteStore implements Store {
   /** With a storage thread: who waits for the commit it has not answered yet. */
   private committing: ((ok: boolean, failedTx: ReadonlySet<number>) => void)[] | null = null;
   private level = 0;
+  private otherWriterCommits = 0;
 
   /** Set when a storage thread owns the connection (storage.thread). */
   private readonly remote: RemoteDatabase | null = null;
@@ -69,7 +70,7 @@ export class SqliteStore implements Store {
       this.db.close();
       this.remote = new RemoteDatabase(path, CONNECTION_PRAGMAS, {
         onCommitFailure: (message) => this.groupCommit?.onFailure(new Error(message)),
-        onOtherWriter: () => this.caches.clear(),
+        onOtherWriter: () => this.noticedOtherWriter(),
         onLost: (message) => options.onStorageLost?.(message),
       });
       // The repositories only use the part of better-sqlite3's API that RemoteDatabase mirrors.
@@ -151,7 +152,17 @@ export class SqliteStore implements Store {
     const v = this.dataVersion.get();
     if (v === this.lastDataVersion) return;
     this.lastDataVersion = v;
+    this.noticedOtherWriter();
+  }
+
+  private noticedOtherWriter(): void {
+    this.otherWriterCommits++;
     this.caches.clear();
+  }
+
+  otherWrites(): number {
+    if (!this.db.inTransaction) this.noticeOtherWriters();
+    return this.otherWriterCommits;
   }
 
   whenDurable(cb: (ok: boolean) => void): void {
