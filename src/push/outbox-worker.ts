@@ -17,6 +17,9 @@ export type DeliveredListener = (reg: PushRegistration, entry: OutboxEntry) => v
 
 const BATCH = 1000;
 
+/** How long an entry let go after a failed send waits for the scan that sends it again. */
+const RESCAN_AFTER_MS = 1000;
+
 /**
  * Sends what is in the outbox. Entries are durable from the moment they are
  * accepted: after a crash or a restart the worker finds them pending and
@@ -38,8 +41,6 @@ export class OutboxWorker {
   private poller: NodeJS.Timeout | null = null;
   /** A scan found a full window in flight: scan again when outcomes land. */
   private backlog = false;
-  /** An entry was let go without an outcome written: the next poll scans storage for it. */
-  private rescan = false;
   /** Where a pass over a long backlog has got to: each scan reads on from there, not from the start. */
   private cursor = 0;
   private stopped = false;
@@ -53,15 +54,14 @@ export class OutboxWorker {
 
   start(): void {
     // Entries left by a crash are found now. Entries written by another process (`herald push
-    // test`), and those a failed send left to the next scan, are found by a poll that reads
-    // storage only then: an unconditional scan each second read back every entry in flight,
-    // and with a storage thread it waited for all the writes queued before it.
+    // test`) are found by a poll that reads storage only when the store has seen such a write:
+    // an unconditional scan each second read back every entry in flight, and with a storage
+    // thread it waited for all the writes queued before it.
     let otherWrites = this.ctx.store.otherWrites();
     this.poller = setInterval(() => {
       const seen = this.ctx.store.otherWrites();
-      if (seen === otherWrites && !this.rescan) return;
+      if (seen === otherWrites) return;
       otherWrites = seen;
-      this.rescan = false;
       this.kick();
     }, 1000);
     this.poller.unref();
@@ -206,10 +206,10 @@ export class OutboxWorker {
       });
   }
 
-  /** Still pending in storage, no longer in flight here: found again by the next poll's scan. */
+  /** Still pending in storage, no longer in flight here: a scan a second later finds it again. */
   private letGo(id: number): void {
     this.inflight.delete(id);
-    this.rescan = true;
+    this.kick(Date.now() + RESCAN_AFTER_MS);
   }
 
   private outcome(reg: PushRegistration, frontend: string, entry: OutboxEntry, o: PushOutcome): void {
