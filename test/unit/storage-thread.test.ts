@@ -8,6 +8,9 @@ import { SqliteStore } from '../../src/storage/sqlite/store.js';
 
 const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 const durable = (store: SqliteStore): Promise<boolean> => new Promise((r) => store.whenDurable(r));
+/** A push registration for a user, in a transaction of its own; its id. */
+const register = (store: SqliteStore, username: string): number =>
+  store.transaction(() => store.pushRegistrations.upsert({ host: 'localhost', username, frontend: 'xep0357', service: 'push.example', node: 'n', resource: null, options: '{}' }));
 
 describe('SQLite store with a storage thread (storage.thread)', () => {
   let dir: string;
@@ -116,9 +119,7 @@ describe('SQLite store with a storage thread (storage.thread)', () => {
   });
 
   it('a write by another connection (the herald CLI) drops the memos once the next turn has begun on the storage thread', async () => {
-    const id = store.transaction(() =>
-      store.pushRegistrations.upsert({ host: 'localhost', username: 'erin', frontend: 'xep0357', service: 'push.example', node: 'n1', resource: null, options: '{}' }),
-    );
+    const id = register(store, 'erin');
     assert.equal(await durable(store), true);
     assert.equal(store.transaction(() => store.pushRegistrations.forUser('localhost', 'erin')).length, 1);
     other.prepare('DELETE FROM push_registrations WHERE id = ?').run(id);
@@ -130,9 +131,7 @@ describe('SQLite store with a storage thread (storage.thread)', () => {
   });
 
   it('an idle store hears of another connection’s commit without running a transaction, and drops its memos', async () => {
-    store.transaction(() =>
-      store.pushRegistrations.upsert({ host: 'localhost', username: 'ida', frontend: 'xep0357', service: 'push.example', node: 'n1', resource: null, options: '{}' }),
-    );
+    register(store, 'ida');
     assert.equal(await durable(store), true);
     assert.equal(store.transaction(() => store.pushRegistrations.forUser('localhost', 'ida')).length, 1);
     assert.equal(await durable(store), true);
@@ -171,9 +170,7 @@ describe('SQLite store with a storage thread (storage.thread)', () => {
   });
 
   it('outbox ids: another process’s entries land past the block the server reserved, none is lost', async () => {
-    const reg = store.transaction(() =>
-      store.pushRegistrations.upsert({ host: 'localhost', username: 'frank', frontend: 'xep0357', service: 'push.example', node: 'n', resource: null, options: '{}' }),
-    );
+    const reg = register(store, 'frank');
     const entry = (key: string) => ({ registrationId: reg, dedupKey: key, reason: 'offline', important: true, priority: 'high', batched: false, payload: `<p>${key}</p>`, notBefore: 0 });
     const first = store.transaction(() => store.pushOutbox.add(entry('server-1')));
     assert.equal(await durable(store), true);
@@ -192,9 +189,7 @@ describe('SQLite store with a storage thread (storage.thread)', () => {
   });
 
   it('outbox ids: a block reserved in a turn that failed to commit is not used again', async () => {
-    const reg = store.transaction(() =>
-      store.pushRegistrations.upsert({ host: 'localhost', username: 'gina', frontend: 'xep0357', service: 'push.example', node: 'n', resource: null, options: '{}' }),
-    );
+    const reg = register(store, 'gina');
     assert.equal(await durable(store), true);
     const entry = (key: string) => ({ registrationId: reg, dedupKey: key, reason: 'offline', important: true, priority: 'high', batched: false, payload: '<p/>', notBefore: 0 });
     other.exec('CREATE TABLE parent (id INTEGER PRIMARY KEY); CREATE TABLE child (p INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)');

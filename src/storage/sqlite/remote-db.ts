@@ -174,7 +174,7 @@ type Op = unknown[];
 export interface RemoteHooks {
   /** A commit or a write nobody waited for failed. */
   onCommitFailure(message: string): void;
-  /** Another connection committed; heard a little after the transaction that saw it began, so a memo can be stale for that long. */
+  /** Another connection committed; heard a little after the transaction (or the idle second) that saw it, so a memo can be stale for that long. */
   onOtherWriter(): void;
   /** The storage thread is gone (see RemoteDatabase.gone). */
   onLost(message: string): void;
