@@ -201,6 +201,7 @@ export class ClientSession {
       if (durable) transport.uncork();
       else transport.destroy();
     });
+    this.ctx.store.progress();
   }
 
   private onStreamOpen(h: StreamHeader): void {

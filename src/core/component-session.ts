@@ -93,6 +93,7 @@ export class ComponentSession implements RemoteRoute {
   private receive(chunk: Buffer): void {
     if (this.closed) return;
     if (!committed(this.ctx.store, this.log, 'storage failed while handling component input; dropping the connection', () => this.parser.write(chunk))) this.fail();
+    this.ctx.store.progress();
   }
 
   private fail(): void {

@@ -34,9 +34,6 @@ export class OutboxWorker {
   private timerAt = Number.POSITIVE_INFINITY;
   private runScheduled = false;
   private readonly inflight = new Set<number>();
-  /** Entries accepted by this process and due now, sent without reading them back from storage. */
-  private ready: { entry: OutboxEntry; prepared: unknown }[] = [];
-  private readyScheduled = false;
   private pendingSettlements: Settlement[] = [];
   private poller: NodeJS.Timeout | null = null;
   /** A scan found a full window in flight: scan again when outcomes land. */
@@ -80,9 +77,11 @@ export class OutboxWorker {
   }
 
   /**
-   * A freshly accepted entry: due now and not batched, it goes out on the next
-   * turn straight from memory (with what the front-end prepared); otherwise a
-   * scan of storage picks it up when it falls due.
+   * A freshly accepted entry: due now and not batched, it goes out straight
+   * from memory (with what the front-end prepared) once the transaction that
+   * stored it is committed. With a storage thread that can be in the middle
+   * of a long turn (Store.progress), ahead of what the rest of the turn
+   * writes. Otherwise a scan of storage picks it up when it falls due.
    */
   enqueue(entry: OutboxEntry, prepared?: unknown): void {
     if (this.stopped) return;
@@ -91,14 +90,9 @@ export class OutboxWorker {
       return;
     }
     this.inflight.add(entry.id);
-    this.ready.push({ entry, prepared });
-    if (this.readyScheduled) return;
-    this.readyScheduled = true;
-    setImmediate(() => {
-      this.readyScheduled = false;
-      const batch = this.ready;
-      this.ready = [];
-      for (const r of batch) this.send(r.entry, r.prepared);
+    this.ctx.store.whenCommitted((ok) => {
+      if (ok) this.send(entry, prepared);
+      else this.inflight.delete(entry.id); // never stored: nothing to send
     });
   }
 

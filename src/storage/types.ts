@@ -306,6 +306,11 @@ export interface Store {
   whenCommitted(cb: (ok: boolean) => void): void;
   readonly failsLate: boolean;
   /**
+   * Called between pieces of input: the store may finish or begin a commit
+   * now instead of when the turn ends, so output waiting on one leaves sooner.
+   */
+  progress(): void;
+  /**
    * How many times the store has noticed that another connection (the herald
    * CLI) committed; it changes when there may be rows this process did not
    * write. Seen at the latest about a second after the other commit.

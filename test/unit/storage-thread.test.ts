@@ -77,6 +77,45 @@ describe('SQLite store with a storage thread (storage.thread)', () => {
     assert.equal((other.prepare("SELECT count(*) AS n FROM offline WHERE username = 'emil'").get() as { n: number }).n, 20_002);
   });
 
+  it('progress() hears a finished commit in the middle of a turn, and sends what the turn wrote meanwhile to be committed', async () => {
+    store.transaction(() => store.offline.store('localhost', 'fay', '<message id="a"/>', 1));
+    let first: boolean | null = null;
+    store.whenDurable((ok) => (first = ok));
+    await nextTurn(); // the first commit is on its way
+    // One synchronous stretch, as when a turn reads many connections: the event loop cannot run.
+    store.transaction(() => store.offline.store('localhost', 'fay', '<message id="b"/>', 2));
+    let second: boolean | null = null;
+    store.whenDurable((ok) => (second = ok));
+    store.accounts.get('localhost', 'nobody'); // a read: the storage thread answers it after the commit before it
+    assert.equal(first, null, 'not heard before progress()');
+    store.progress();
+    assert.equal(first, true, 'heard within the same turn');
+    assert.equal(second, null);
+    store.accounts.get('localhost', 'nobody');
+    assert.equal((other.prepare("SELECT count(*) AS n FROM offline WHERE username = 'fay'").get() as { n: number }).n, 2, 'the second transaction was committed without the turn ending');
+    store.progress();
+    assert.equal(second, true);
+  });
+
+  it('what a commit’s waiter writes vouches only for that commit: whenDurable there does not wait for the turn’s open transaction', async () => {
+    store.transaction(() => store.offline.store('localhost', 'gus', '<message id="a"/>', 1));
+    const heard: string[] = [];
+    store.whenDurable(() => {
+      store.whenDurable(() => heard.push('waiter’s output'));
+      store.transaction(() => store.offline.store('localhost', 'gus', '<message id="c"/>', 3));
+      store.whenDurable(() => heard.push('after its own write'));
+    });
+    await nextTurn();
+    store.transaction(() => store.offline.store('localhost', 'gus', '<message id="b"/>', 2));
+    store.whenDurable(() => heard.push('open transaction'));
+    store.accounts.get('localhost', 'nobody');
+    store.progress();
+    await new Promise((r) => process.nextTick(r));
+    assert.deepEqual(heard, ['waiter’s output'], 'the rest wait for the commit of what they depend on');
+    await durable(store);
+    assert.deepEqual(heard, ['waiter’s output', 'open transaction', 'after its own write']);
+  });
+
   it('the storage thread’s connection checkpoints as rarely as the server’s own (the checkpointer does it)', () => {
     assert.deepEqual(store.db.pragma('wal_autocheckpoint'), [{ wal_autocheckpoint: 20000 }]);
     assert.deepEqual(store.db.pragma('foreign_keys'), [{ foreign_keys: 1 }]);

@@ -13,7 +13,7 @@ const { workerData, parentPort } = require('node:worker_threads');
 const Database = require(workerData.module);
 const db = new Database(workerData.path);
 for (const p of workerData.pragmas) db.pragma(p);
-const { reply, flag } = workerData;
+const { reply, events, flag } = workerData;
 const statements = new Map();
 // Another connection (the herald CLI) committed: the main thread's memos may be stale. Checked
 // here at each BEGIN and told afterwards, so the main thread never waits for the answer.
@@ -21,7 +21,7 @@ const dataVersion = db.prepare('PRAGMA data_version').pluck();
 let lastDataVersion = dataVersion.get();
 function checkDataVersion() {
   const v = dataVersion.get();
-  if (v !== lastDataVersion) { lastDataVersion = v; parentPort.postMessage({ otherWriter: true }); }
+  if (v !== lastDataVersion) { lastDataVersion = v; events.postMessage({ otherWriter: true }); }
 }
 // And once a second while no transaction is open, so an idle server hears of it too.
 setInterval(() => { if (db.open && !db.inTransaction) checkDataVersion(); }, 1000).unref();
@@ -38,7 +38,7 @@ let txFailures = [];
 let lastTxFailures = [];
 const message = (e) => String((e && e.message) || e);
 const answer = (m) => { reply.postMessage(m); Atomics.store(flag, 0, 1); Atomics.notify(flag, 0); };
-const report = (e) => parentPort.postMessage({ commitFailed: message(e) });
+const report = (e) => events.postMessage({ commitFailed: message(e) });
 function exec(sql) {
   if (sql === 'BEGIN') {
     db.exec('BEGIN');
@@ -157,7 +157,7 @@ function execOp(sql) {
   try { exec(sql); } catch (e) { if (db.inTransaction) failed = failed || e; else report(e); }
 }
 function durable(turn) {
-  parentPort.postMessage({ durable: turn, ok: lastCommitOk, failedTx: lastTxFailures });
+  events.postMessage({ durable: turn, ok: lastCommitOk, failedTx: lastTxFailures });
 }
 // Writes come as bytes; a read (or close) comes alone, as an array, and is answered.
 parentPort.on('message', (m) => {
@@ -169,6 +169,15 @@ parentPort.on('message', (m) => {
 `;
 
 type Op = unknown[];
+
+/** What the storage thread tells unasked, on the events port. */
+interface WorkerEvent {
+  durable?: number;
+  ok?: boolean;
+  failedTx?: [number, string][];
+  commitFailed?: string;
+  otherWriter?: true;
+}
 
 /** What the store hears from its storage thread besides answers. */
 export interface RemoteHooks {
@@ -381,6 +390,8 @@ export class RemoteStatement {
 export class RemoteDatabase {
   private readonly worker: Worker;
   private readonly replies: MessagePort;
+  /** Commits answered and the rest the storage thread tells unasked (WorkerEvent); drained synchronously by drain(). */
+  private readonly events: MessagePort;
   private readonly flag = new Int32Array(new SharedArrayBuffer(4));
   private readonly ops = new OpWriter();
   private statements = 0;
@@ -394,20 +405,39 @@ export class RemoteDatabase {
   lost: string | null = null;
 
   constructor(path: string, pragmas: readonly string[], private readonly hooks: RemoteHooks) {
-    const { port1, port2 } = new MessageChannel();
-    this.replies = port1;
+    const replies = new MessageChannel();
+    const events = new MessageChannel();
+    this.replies = replies.port1;
+    this.events = events.port1;
     const module = createRequire(import.meta.url).resolve('better-sqlite3');
-    this.worker = new Worker(PROGRAM, { eval: true, workerData: { path, pragmas, module, reply: port2, flag: this.flag }, transferList: [port2] });
-    this.worker.on('message', (m: { durable?: number; ok?: boolean; failedTx?: [number, string][]; commitFailed?: string; otherWriter?: true }) => {
-      if (m.otherWriter) hooks.onOtherWriter();
-      if (m.commitFailed !== undefined) hooks.onCommitFailure(m.commitFailed);
-      if (m.durable === undefined) return;
-      const cb = this.durableWaiters.get(m.durable);
-      this.durableWaiters.delete(m.durable);
-      cb?.(m.ok === true, m.failedTx ?? []);
+    this.worker = new Worker(PROGRAM, {
+      eval: true,
+      workerData: { path, pragmas, module, reply: replies.port2, events: events.port2, flag: this.flag },
+      transferList: [replies.port2, events.port2],
     });
+    this.events.on('message', (m: WorkerEvent) => this.hear(m));
+    // The worker keeps the process alive while it runs; its events port need not.
+    this.events.unref();
     this.worker.on('error', (e) => this.gone(`the storage thread failed: ${e.message}`));
     this.worker.on('exit', (code) => this.open && this.gone(`the storage thread exited (code ${code})`));
+  }
+
+  private hear(m: WorkerEvent): void {
+    if (m.otherWriter) this.hooks.onOtherWriter();
+    if (m.commitFailed !== undefined) this.hooks.onCommitFailure(m.commitFailed);
+    if (m.durable === undefined) return;
+    const cb = this.durableWaiters.get(m.durable);
+    this.durableWaiters.delete(m.durable);
+    cb?.(m.ok === true, m.failedTx ?? []);
+  }
+
+  /**
+   * Hears now what the storage thread has said (a commit is on disk), without
+   * waiting for the event loop: a long turn that reads many connections can
+   * then let out what an early commit made durable while it reads on.
+   */
+  drain(): void {
+    for (let m = receiveMessageOnPort(this.events); m; m = receiveMessageOnPort(this.events)) this.hear(m.message as WorkerEvent);
   }
 
   /**
@@ -417,9 +447,11 @@ export class RemoteDatabase {
    */
   private gone(message: string): void {
     if (this.lost !== null) return;
+    this.drain(); // commits it answered before it went are on disk
     this.lost = message;
     const waiting = [...this.durableWaiters.values()];
     this.durableWaiters.clear();
+    this.events.close();
     for (const cb of waiting) cb(false, []);
     this.hooks.onLost(message);
   }
@@ -560,7 +592,11 @@ export class RemoteDatabase {
   close(): void {
     if (!this.open) return;
     this.open = false;
-    if (this.lost === null) this.call(['close']);
+    if (this.lost === null) {
+      this.call(['close']);
+      this.drain(); // the last commit's answer: whoever waits for it hears it
+      this.events.close();
+    }
     void this.worker.terminate();
   }
 }
