@@ -294,7 +294,9 @@ export interface Store {
   transaction<T>(fn: () => T): T;
   /**
    * Calls back, never synchronously, once everything written so far is
-   * committed (true) or was rolled back by a failed commit (false).
+   * committed (true) or was rolled back by a failed commit (false). Called
+   * from a commit's own waiter, outside any transaction, it answers at once:
+   * what that waiter writes vouches only for the commit it waited for.
    */
   whenDurable(cb: (ok: boolean) => void): void;
   /**
