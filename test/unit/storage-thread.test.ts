@@ -90,7 +90,6 @@ describe('SQLite store with a storage thread (storage.thread)', () => {
     assert.equal(first, null, 'not heard before progress()');
     store.progress();
     assert.equal(first, true, 'heard within the same turn');
-    assert.equal(second, null);
     store.accounts.get('localhost', 'nobody');
     assert.equal((other.prepare("SELECT count(*) AS n FROM offline WHERE username = 'fay'").get() as { n: number }).n, 2, 'the second transaction was committed without the turn ending');
     store.progress();
@@ -102,7 +101,10 @@ describe('SQLite store with a storage thread (storage.thread)', () => {
     const heard: string[] = [];
     store.whenDurable(() => {
       store.whenDurable(() => heard.push('waiter’s output'));
-      store.transaction(() => store.offline.store('localhost', 'gus', '<message id="c"/>', 3));
+      // Many rows: the commit that carries them cannot be answered while progress() still drains.
+      store.transaction(() => {
+        for (let i = 0; i < 20_000; i++) store.offline.store('localhost', 'gus', '<message id="c"/>', 3);
+      });
       store.whenDurable(() => heard.push('after its own write'));
     });
     await nextTurn();

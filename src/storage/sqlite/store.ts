@@ -212,11 +212,14 @@ export class SqliteStore implements Store {
         this.committing = null;
         const failedTx = new Set(failures.map(([tx]) => tx));
         if (!ok || failedTx.size > 0) this.forgetUncommitted();
-        for (const cb of waiting) {
-          this.afterCommit = true;
-          cb(ok, failedTx);
+        try {
+          for (const cb of waiting) {
+            this.afterCommit = true;
+            cb(ok, failedTx);
+          }
+        } finally {
+          this.afterCommit = false; // a waiter that threw must not leave later output unheld
         }
-        this.afterCommit = false;
         this.commitTurn();
       });
       return;
