@@ -437,6 +437,7 @@ export class RemoteDatabase {
    * then let out what an early commit made durable while it reads on.
    */
   drain(): void {
+    if (this.lost !== null) return; // its events port is closed
     for (let m = receiveMessageOnPort(this.events); m; m = receiveMessageOnPort(this.events)) this.hear(m.message as WorkerEvent);
   }
 

@@ -174,7 +174,7 @@ export class SqliteStore implements Store {
 
   /**
    * With a storage thread, between pieces of input (each client or component
-   * chunk): hears the commit it has finished, if it has, now rather than when
+   * chunk): hears the commit on its way, if it has finished, now rather than when
    * the turn ends. What that commit made durable leaves at once, and the
    * transaction the turn has written meanwhile goes to be committed, so the
    * storage thread writes one part of a long turn while this thread handles
@@ -182,11 +182,11 @@ export class SqliteStore implements Store {
    * smaller commits that cost more than the overlap saved.)
    */
   progress(): void {
-    if (this.remote && this.remote.lost === null && this.level === 0) this.remote.drain();
+    if (this.committing && this.level === 0) this.remote?.drain();
   }
 
   whenDurable(cb: (ok: boolean) => void): void {
-    if (this.afterCommit && this.level === 0) process.nextTick(cb, true);
+    if (this.afterCommit) process.nextTick(cb, true); // never inside a transaction: transaction() clears it
     else if (this.groupCommit?.open) this.groupCommit.waiting.push(cb);
     else if (this.committing) this.committing.push(cb);
     else process.nextTick(cb, true);
