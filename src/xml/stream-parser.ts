@@ -2,6 +2,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { SaxesParser, type SaxesTagNS } from 'saxes';
 import { Element } from './element.js';
 import { NS, STANZA_NAMESPACES } from './namespaces.js';
+import { readSimpleStanzas } from './simple-stanza.js';
 
 export type StreamErrorCondition = 'not-well-formed' | 'restricted-xml' | 'policy-violation';
 
@@ -34,6 +35,9 @@ class Abort extends Error {
   }
 }
 
+/** Reads a cut stanza may wait for the fast path before saxes takes it. */
+const MAX_HOLDS = 3;
+
 type ParsedEvent = { kind: 'open'; header: StreamHeader } | { kind: 'stanza'; el: Element } | { kind: 'close' };
 
 /**
@@ -62,6 +66,13 @@ export class StreamParser {
   private depth = 0;
   /** Characters fed so far. saxes' own `position` is only right inside its callbacks. */
   private fed = 0;
+  /** Characters the fast path took (simple-stanza.ts), which saxes never saw: its positions are short by that much. */
+  private skipped = 0;
+  /** The stream header's default namespace, in scope for every stanza. */
+  private contentNs = '';
+  /** The start of a stanza the fast path waits to read whole, and how many reads it has waited so far. */
+  private held = '';
+  private holds = 0;
   /** Where the current (or next) stanza began; bounds what saxes may buffer, too. */
   private boundary = 0;
   private completed = 0;
@@ -77,6 +88,8 @@ export class StreamParser {
     private handlers: StreamParserHandlers,
     private readonly limits: StreamParserLimits,
     private readonly framing: 'stream' | 'websocket' = 'stream',
+    /** Off only to test the fast path against saxes alone. */
+    private readonly fastPath = true,
   ) {
     const sax = new SaxesParser({ xmlns: true, position: true });
     this.sax = sax;
@@ -134,10 +147,43 @@ export class StreamParser {
     return !this.failed;
   }
 
+  /** Where saxes is, as an index into everything fed. */
+  private get position(): number {
+    return this.sax.position + this.skipped;
+  }
+
   private parse(text: string): void {
-    // Whitespace keepalives between stanzas are not fed to saxes at all: it would
-    // hold them as text until the next '<', and they would count as stanza size.
-    if (this.idle && this.depth === 1 && /^\s*$/.test(text)) return;
+    if (this.held !== '') {
+      text = this.held + text;
+      this.held = '';
+    } else if (this.idle && this.depth === 1 && /^\s*$/.test(text)) {
+      // Whitespace keepalives between stanzas are not fed to saxes at all: it would
+      // hold them as text until the next '<', and they would count as stanza size.
+      return;
+    }
+    // Between stanzas with nothing held in saxes, the stanzas simple enough need no saxes at all.
+    if (this.fastPath && this.framing === 'stream' && this.depth === 1 && this.boundary === this.fed && !this.closed) {
+      const { stanzas, used, partial } = readSimpleStanzas(text, this.contentNs, this.limits.maxStanzaChars, this.limits.maxDepth);
+      for (const el of stanzas) this.pending.push({ kind: 'stanza', el });
+      if (stanzas.length > 0) this.holds = 0;
+      this.completed += stanzas.length;
+      this.fed += used;
+      this.skipped += used;
+      this.boundary = this.fed;
+      this.idle = true;
+      if (used === text.length) return;
+      text = text.slice(used);
+      // A stanza cut by the end of a TCP read waits for the rest here rather than going to
+      // saxes, which would then have the stream until some read happened to end on a stanza.
+      // Bounded, so a stanza trickled in tiny pieces is not scanned again and again.
+      if (partial && this.holds < MAX_HOLDS) {
+        this.held = text;
+        this.holds++;
+        this.idle = false;
+        return;
+      }
+      this.holds = 0;
+    }
     this.tail = (this.tail + this.chunk).slice(-16);
     this.chunk = text;
     const start = this.fed;
@@ -179,7 +225,7 @@ export class StreamParser {
   /** Whether saxes stopped inside `<!X...`, a markup declaration rather than a comment or CDATA. */
   private atMarkupDeclaration(): boolean {
     const context = this.tail + this.chunk;
-    const local = this.sax.position - (this.fed - this.chunk.length) + this.tail.length;
+    const local = this.position - (this.fed - this.chunk.length) + this.tail.length;
     const lt = context.lastIndexOf('<', Math.max(0, local));
     return lt !== -1 && local - lt < 12 && /^<![A-Z]/.test(context.slice(lt, lt + 3));
   }
@@ -193,8 +239,9 @@ export class StreamParser {
         const a = tag.attributes[k];
         if (a && a.prefix !== 'xmlns' && a.name !== 'xmlns') attrs[a.name] = a.value;
       }
-      this.pending.push({ kind: 'open', header: { name: tag.local, ns: tag.uri, attrs, contentNs: tag.ns[''] ?? '' } });
-      this.boundary = this.sax.position;
+      this.contentNs = tag.ns[''] ?? '';
+      this.pending.push({ kind: 'open', header: { name: tag.local, ns: tag.uri, attrs, contentNs: this.contentNs } });
+      this.boundary = this.position;
       return;
     }
     if (depth - 1 > this.limits.maxDepth) this.abort('policy-violation', 'elements nested too deeply');
@@ -218,8 +265,8 @@ export class StreamParser {
     }
     const el = this.stack.pop();
     if (depth !== 2 || !el) return;
-    if (this.sax.position - this.boundary > this.limits.maxStanzaChars) this.abort('policy-violation', 'stanza too large');
-    this.boundary = this.sax.position;
+    if (this.position - this.boundary > this.limits.maxStanzaChars) this.abort('policy-violation', 'stanza too large');
+    this.boundary = this.position;
     this.completed++;
     if (this.framing === 'websocket' && el.ns === NS.framing && (el.name === 'open' || el.name === 'close')) {
       this.pending.push(el.name === 'open' ? { kind: 'open', header: { name: 'open', ns: NS.framing, attrs: el.attrs, contentNs: NS.client } } : { kind: 'close' });
@@ -237,6 +284,6 @@ export class StreamParser {
     // Between stanzas only whitespace (keepalives) is allowed.
     if (!/^\s*$/.test(t)) this.abort('not-well-formed', 'text outside of stanzas');
     // saxes reports text when the next '<' arrives, so the position is that of the '<'.
-    this.boundary = this.sax.position - 1;
+    this.boundary = this.position - 1;
   }
 }
