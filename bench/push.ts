@@ -27,7 +27,8 @@ import { exitOnSetupError, intArgs, serverArgs } from './lib/args.js';
 import { openClients, sleep } from './lib/open-clients.js';
 import { BenchError, type RawClient } from './lib/raw-client.js';
 import { RawComponent } from './lib/raw-component.js';
-import { readCpuSeconds, readMachineBusySeconds, round, Samples, SequenceTracker } from './lib/stats.js';
+import { calibrate } from './lib/calibrate.js';
+import { readCpuSeconds, readMachineBusySeconds, readStealSeconds, round, Samples, SequenceTracker } from './lib/stats.js';
 import { attr } from './lib/xml-scan.js';
 
 exitOnSetupError('push');
@@ -91,7 +92,16 @@ const nodes: Node[] = Array.from({ length: o.users }, () => ({ sent: 0, pending:
 /** The sender of each user (by index). */
 const owner: Sender[] = [];
 let senders: Sender[] = [];
-let result: { r: { seconds: number; drained: boolean }; serverCpu: number | null; mainCpu: number | null; ownCpu: number; otherCpu: number | null; wall: number } | null = null;
+let result: {
+  r: { seconds: number; drained: boolean };
+  serverCpu: number | null;
+  mainCpu: number | null;
+  ownCpu: number;
+  otherCpu: number | null;
+  steal: number;
+  wall: number;
+  calibrationMs: [number, number];
+} | null = null;
 let fail: (why: string) => void = (why) => {
   throw new BenchError('closed', why);
 };
@@ -102,7 +112,7 @@ let errors = 0;
 let lastPublish = 0;
 const latency = new Samples();
 /** CPU counters when the measured round started. */
-let baseline = { cpu0: 0, main0: 0, machine0: 0, own0: process.cpuUsage() };
+let baseline = { cpu0: 0, main0: 0, machine0: 0, steal0: 0, own0: process.cpuUsage() };
 
 // ---- the app server ------------------------------------------------------------------------
 let component: RawComponent | null = null;
@@ -245,7 +255,7 @@ async function serverQuiet(): Promise<void> {
 }
 
 function startMeasuring(): void {
-  baseline = { cpu0: o.pid === null ? 0 : readCpuSeconds(o.pid), main0: o.pid === null ? 0 : readCpuSeconds(o.pid, true), machine0: readMachineBusySeconds(), own0: process.cpuUsage() };
+  baseline = { cpu0: o.pid === null ? 0 : readCpuSeconds(o.pid), main0: o.pid === null ? 0 : readCpuSeconds(o.pid, true), machine0: readMachineBusySeconds(), steal0: readStealSeconds(), own0: process.cpuUsage() };
   measuring = true;
 }
 
@@ -274,6 +284,7 @@ async function run(): Promise<void> {
       ? `open loop at ${o.rate} messages/s in all`
       : `closed loop, ${o.window} pushes outstanding per sender`;
   console.log(`push: ${o.label}: ${o.senders} senders -> ${o.users} offline users, ${o.backlog ? 0 : o.warmup} warm-up + ${o.messages} measured messages per sender, ${mode}`);
+  const calibrationBefore = calibrate();
   if (o.warmup > 0 && !o.backlog) {
     const w = await sendRound(o.warmup);
     console.log(`warm-up: ${o.warmup * o.senders} messages, publishes ${w.drained ? 'all in' : 'NOT all in'} after ${w.seconds.toFixed(2)} s`);
@@ -281,18 +292,21 @@ async function run(): Promise<void> {
   if (!o.backlog) startMeasuring(); // drainRound starts it when the app server connects
   const r = o.backlog ? await drainRound() : await sendRound(o.messages);
   measuring = false;
-  const { cpu0, main0, machine0, own0 } = baseline;
+  const { cpu0, main0, machine0, steal0, own0 } = baseline;
   const serverCpu = o.pid === null ? null : readCpuSeconds(o.pid) - cpu0;
   const mainCpu = o.pid === null ? null : readCpuSeconds(o.pid, true) - main0;
   const wall = r.seconds;
   const own = process.cpuUsage(own0);
   const ownCpu = (own.user + own.system) / 1e6;
   const otherCpu = serverCpu === null ? null : Math.max(0, readMachineBusySeconds() - machine0 - serverCpu - ownCpu);
-  result = { r, serverCpu, mainCpu, ownCpu, otherCpu, wall };
+  const steal = readStealSeconds() - steal0;
+  // After the measured phase, when every publish is in and the server is idle again.
+  const calibrationMs: [number, number] = [calibrationBefore, calibrate()];
+  result = { r, serverCpu, mainCpu, ownCpu, otherCpu, steal, wall, calibrationMs };
 }
 
 function finish(): void {
-  const { r, serverCpu, mainCpu, ownCpu, otherCpu, wall } = result as NonNullable<typeof result>;
+  const { r, serverCpu, mainCpu, ownCpu, otherCpu, steal, wall, calibrationMs } = result as NonNullable<typeof result>;
   const sent = nodes.reduce((a, n) => a + n.sent, 0);
   const got = nodes.reduce((a, n) => a + n.publishes, 0);
   const exact = withBody === got && got > 0;
@@ -336,6 +350,8 @@ function finish(): void {
     server_main_thread_us_per_push: mainCpu === null || published === 0 ? null : Math.round((mainCpu * 1e6) / published),
     loadgen_cpu_pct: pct(ownCpu),
     other_cpu_pct: pct(otherCpu),
+    steal_pct: pct(steal),
+    calibration_ms: calibrationMs,
   };
   console.log(`pushes: ${out.pushes_per_s} publishes/s at the app server (${published} in ${out.measured_s} s)`);
   console.log(`latency ms (${o.backlog ? 'app server connected -> publish' : `send -> publish, from the ${out.latency_from}`}): p50 ${l.p50}  p90 ${l.p90}  p99 ${l.p99}  max ${l.max}  (mean ${l.mean})`);
@@ -345,8 +361,10 @@ function finish(): void {
   );
   console.log(
     `cpu: server ${out.server_cpu_pct ?? '?'}% of a core (${out.server_cpu_us_per_push ?? '?'} µs per push, main thread ${out.server_main_thread_us_per_push ?? '?'}), load generator ${out.loadgen_cpu_pct}%, ` +
-      `other processes ${out.other_cpu_pct ?? '?'}%${(out.other_cpu_pct ?? 0) > 10 ? ' (WARNING: the machine was not quiet; figures are disturbed)' : ''}`,
+      `other processes ${out.other_cpu_pct ?? '?'}%, steal ${out.steal_pct}%` +
+      `${(out.other_cpu_pct ?? 0) + (out.steal_pct ?? 0) > 10 ? ' (WARNING: the machine was not quiet; figures are disturbed)' : ''}`,
   );
+  console.log(`machine: the calibration workload (bench/lib/calibrate.ts) took ${calibrationMs[0]} ms before and ${calibrationMs[1]} ms after (lower is faster)`);
   const ok = lost === 0 && duplicated === 0 && errors === 0 && r.drained;
   if (!ok) console.log('INTEGRITY FAILURE: pushes were lost, duplicated or bounced');
   console.log(JSON.stringify({ ...out, ok }));

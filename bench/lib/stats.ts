@@ -121,12 +121,26 @@ export function readCpuSeconds(pid: number, mainThread = false): number {
   return (utime + stime) / 100;
 }
 
-/** CPU seconds the whole machine has spent busy (all cores, everything but idle and iowait), from /proc/stat. */
-export function readMachineBusySeconds(): number {
+/** /proc/stat's first line: user nice system idle iowait irq softirq steal guest guest_nice, in ticks. */
+function machineTicks(): number[] {
   const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] as string;
-  const t = line.trim().split(/\s+/).slice(1).map(Number);
-  const idle = (t[3] ?? 0) + (t[4] ?? 0);
-  return (t.reduce((a, b) => a + b, 0) - idle) / 100;
+  return line.trim().split(/\s+/).slice(1).map(Number);
+}
+
+/**
+ * CPU seconds the machine's own processes have spent busy (all cores: user,
+ * nice, system, irq, softirq). Not steal, the time the hypervisor gave this
+ * VM's cores to someone else, which readStealSeconds reports; and not guest,
+ * which the kernel already counts in user.
+ */
+export function readMachineBusySeconds(): number {
+  const t = machineTicks();
+  return ((t[0] ?? 0) + (t[1] ?? 0) + (t[2] ?? 0) + (t[5] ?? 0) + (t[6] ?? 0)) / 100;
+}
+
+/** CPU seconds the hypervisor took from this VM's cores (all cores), from /proc/stat. */
+export function readStealSeconds(): number {
+  return (machineTicks()[7] ?? 0) / 100;
 }
 
 /** Totals over (what a receiver recorded, how many its sender sent) pairs. */
