@@ -37,7 +37,8 @@ const STANZA = (i: number): string =>
 
 const outboxEntry = (regIds: number[], i: number): NewOutboxEntry => ({
   registrationId: regIds[i % regIds.length] as number,
-  dedupKey: `k${i}`,
+  // Herald's key for an archived message: 'sid:' and the recipient's archive id, which starts with its seq.
+  dedupKey: `sid:${(i + 1).toString(36)}-5f3a9c1e`,
   reason: 'offline',
   important: true,
   priority: 'high',
