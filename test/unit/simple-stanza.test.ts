@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readSimpleStanzas } from '../../src/xml/simple-stanza.js';
 import { StreamParser, type StreamParserLimits } from '../../src/xml/stream-parser.js';
 import { Element, type XmlNode } from '../../src/xml/element.js';
+import { rng } from '../helpers/rng.js';
 
 const CLIENT = 'jabber:client';
 const COMPONENT = 'jabber:component:accept';
@@ -94,18 +95,6 @@ describe('readSimpleStanzas', () => {
 });
 
 // ---- StreamParser with the fast path against saxes alone, on random streams ----
-
-/** Deterministic PRNG (mulberry32): a failure names its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Each pool: what the fast path takes, then (after the bar) what it must leave to saxes, picked about one time in thirty.
 const NAMES = [['message', 'iq', 'presence', 'body', 'x', 'a', 'r', 'query', 'item', 'b-c', 'x.y', '_u'], ['p:q', 'stream:error', 'caf\u00e9']] as const;

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { StreamParser, type StreamHeader, type StreamErrorCondition, type StreamParserLimits } from '../../src/xml/stream-parser.js';
 import { Element, x } from '../../src/xml/element.js';
 import { parseElement } from '../../src/xml/parse-element.js';
+import { rng } from '../helpers/rng.js';
 
 // ---- helpers ------------------------------------------------------------------
 
@@ -31,18 +32,6 @@ function harness(limits: StreamParserLimits = BIG, framing: 'stream' | 'websocke
   const errors = (): { condition: StreamErrorCondition; text: string }[] =>
     events.flatMap((e) => (e.type === 'error' ? [{ condition: e.condition, text: e.text }] : []));
   return { parser, events, stanzas, errors };
-}
-
-/** Deterministic PRNG (mulberry32) so random chunkings are reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const HEADER =
