@@ -255,7 +255,7 @@ async function serverQuiet(): Promise<void> {
 }
 
 function startMeasuring(): void {
-  baseline = { cpu0: o.pid === null ? 0 : readCpuSeconds(o.pid), main0: o.pid === null ? 0 : readCpuSeconds(o.pid, true), machine0: readMachineBusySeconds(), steal0: readStealSeconds(), own0: process.cpuUsage() };
+  baseline = { cpu0: o.pid === null ? 0 : readCpuSeconds(o.pid), main0: o.pid === null ? 0 : readCpuSeconds(o.pid, true), machine0: readMachineBusySeconds(false), steal0: readStealSeconds(), own0: process.cpuUsage() };
   measuring = true;
 }
 
@@ -298,7 +298,7 @@ async function run(): Promise<void> {
   const wall = r.seconds;
   const own = process.cpuUsage(own0);
   const ownCpu = (own.user + own.system) / 1e6;
-  const otherCpu = serverCpu === null ? null : Math.max(0, readMachineBusySeconds() - machine0 - serverCpu - ownCpu);
+  const otherCpu = serverCpu === null ? null : Math.max(0, readMachineBusySeconds(false) - machine0 - serverCpu - ownCpu);
   const steal = readStealSeconds() - steal0;
   // After the measured phase, when every publish is in and the server is idle again.
   const calibrationMs: [number, number] = [calibrationBefore, calibrate()];

@@ -128,14 +128,15 @@ function machineTicks(): number[] {
 }
 
 /**
- * CPU seconds the machine's own processes have spent busy (all cores: user,
- * nice, system, irq, softirq). Not steal, the time the hypervisor gave this
- * VM's cores to someone else, which readStealSeconds reports; and not guest,
- * which the kernel already counts in user.
+ * CPU seconds the machine has spent busy (all cores: user, nice, system, irq,
+ * softirq, and steal, the time the hypervisor gave this VM's cores to someone
+ * else, unless `steal` is false; a script that reports steal on its own, from
+ * readStealSeconds, leaves it out). Not guest, which the kernel already counts
+ * in user.
  */
-export function readMachineBusySeconds(): number {
+export function readMachineBusySeconds(steal = true): number {
   const t = machineTicks();
-  return ((t[0] ?? 0) + (t[1] ?? 0) + (t[2] ?? 0) + (t[5] ?? 0) + (t[6] ?? 0)) / 100;
+  return ((t[0] ?? 0) + (t[1] ?? 0) + (t[2] ?? 0) + (t[5] ?? 0) + (t[6] ?? 0) + (steal ? (t[7] ?? 0) : 0)) / 100;
 }
 
 /** CPU seconds the hypervisor took from this VM's cores (all cores), from /proc/stat. */
