@@ -63,3 +63,6 @@ export const NS = {
 
 /** Namespaces a top-level stanza may carry on the wire; internally all become jabber:client. */
 export const STANZA_NAMESPACES: ReadonlySet<string> = new Set([NS.client, NS.server, NS.component]);
+
+/** The namespace a top-level stanza is given inside the server, from the one it had on the wire. */
+export const stanzaNamespace = (wire: string): string => (STANZA_NAMESPACES.has(wire) ? NS.client : wire);

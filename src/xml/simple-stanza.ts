@@ -1,5 +1,6 @@
 import { Element } from './element.js';
-import { NS, STANZA_NAMESPACES } from './namespaces.js';
+import { PREDEFINED_ENTITIES } from './escape.js';
+import { stanzaNamespace } from './namespaces.js';
 
 /**
  * A fast path in front of saxes for the stanzas that make up nearly all
@@ -28,8 +29,8 @@ const DOUBLE_QUOTED = /[\x20\x21\x23-\x25\x27-\x3b\x3d-\x7e]*/y;
 const TEXT = /[^<&\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]*/y;
 const SURROGATE_PAIR = /[\ud800-\udbff][\udc00-\udfff]/y;
 const ENTITY = /&(amp|lt|gt|apos|quot);/y;
-const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', apos: "'", quot: '"' };
 const LT = 0x3c;
+const AMP = 0x26;
 const GT = 0x3e;
 const SLASH = 0x2f;
 const COLON = 0x3a;
@@ -123,7 +124,7 @@ function element(scan: Scan, depth: number, inherited: string): Element | undefi
     }
   }
   // StreamParser gives every stanza the client namespace, whichever stream it came on; its children keep theirs.
-  const el = new Element(name, depth === 1 && STANZA_NAMESPACES.has(ns) ? NS.client : ns, attrs);
+  const el = new Element(name, depth === 1 ? stanzaNamespace(ns) : ns, attrs);
   scan.at = at;
   if (selfClosing) return el;
   for (;;) {
@@ -157,23 +158,28 @@ function textRun(scan: Scan): string | undefined {
     if (plain.includes(']]>')) return no(scan, -1);
     out += plain;
     at += plain.length;
-    const pair = match(SURROGATE_PAIR, s, at);
-    if (pair !== undefined) {
-      out += pair;
-      at += 2;
-      continue;
-    }
-    ENTITY.lastIndex = at;
-    const entity = ENTITY.exec(s);
-    if (entity !== null) {
-      out += ENTITIES[entity[1] as string];
-      at += entity[0].length;
-      continue;
+    // Most runs end at '<' or the end of the chunk: only a '&' or a surrogate needs a second look.
+    const c = s.charCodeAt(at);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const pair = match(SURROGATE_PAIR, s, at);
+      if (pair !== undefined) {
+        out += pair;
+        at += 2;
+        continue;
+      }
+    } else if (c === AMP) {
+      ENTITY.lastIndex = at;
+      const entity = ENTITY.exec(s);
+      if (entity !== null) {
+        out += PREDEFINED_ENTITIES[entity[1] as string];
+        at += entity[0].length;
+        continue;
+      }
     }
     break;
   }
   // Anything but '<' here is left to saxes, unless the chunk ended inside what may be a reference or a pair.
-  if (at < s.length && s.charCodeAt(at) !== LT) return no(scan, s.charCodeAt(at) === 0x26 ? at + 5 : at + 1);
+  if (at < s.length && s.charCodeAt(at) !== LT) return no(scan, s.charCodeAt(at) === AMP ? at + 5 : at + 1);
   scan.at = at;
   return out;
 }

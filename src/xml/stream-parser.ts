@@ -1,7 +1,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import { SaxesParser, type SaxesTagNS } from 'saxes';
 import { Element } from './element.js';
-import { NS, STANZA_NAMESPACES } from './namespaces.js';
+import { NS, stanzaNamespace } from './namespaces.js';
 import { readSimpleStanzas } from './simple-stanza.js';
 
 export type StreamErrorCondition = 'not-well-formed' | 'restricted-xml' | 'policy-violation';
@@ -245,7 +245,7 @@ export class StreamParser {
       return;
     }
     if (depth - 1 > this.limits.maxDepth) this.abort('policy-violation', 'elements nested too deeply');
-    const el = new Element(tag.local, depth === 2 && STANZA_NAMESPACES.has(tag.uri) ? NS.client : tag.uri);
+    const el = new Element(tag.local, depth === 2 ? stanzaNamespace(tag.uri) : tag.uri);
     for (const k in tag.attributes) {
       const a = tag.attributes[k];
       if (!a || a.name === 'xmlns') continue;
